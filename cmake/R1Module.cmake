@@ -1,0 +1,17 @@
+# r1_module(NAME DEPS ...): a static library r1_NAME from NAME/*.cpp (main.cpp excluded).
+# Headers are included by module path ("policy/model.h"), so the include root is the source root.
+function(r1_module name)
+  cmake_parse_arguments(ARG "" "" "DEPS" ${ARGN})
+  file(GLOB sources CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/${name}/*.cpp)
+  list(FILTER sources EXCLUDE REGEX "/main\\.cpp$")
+  if(NOT sources)  # a module that is headers only (so far)
+    add_library(r1_${name} INTERFACE)
+    target_include_directories(r1_${name} INTERFACE ${CMAKE_CURRENT_SOURCE_DIR})
+    target_link_libraries(r1_${name} INTERFACE ${ARG_DEPS})
+    return()
+  endif()
+  add_library(r1_${name} STATIC ${sources})
+  target_include_directories(r1_${name} PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})
+  target_link_libraries(r1_${name} PUBLIC ${ARG_DEPS})
+  target_compile_options(r1_${name} PRIVATE -Wall -Wextra -Wno-unused-parameter)
+endfunction()
