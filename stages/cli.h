@@ -1,0 +1,20 @@
+// The `r1` command line: each file adds its subcommands to the CLI11 app. Commands throw
+// r1::UserError for bad input; main maps it to exit code 2.
+#pragma once
+
+#include <functional>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+namespace r1::cli {
+
+void add_pipeline_commands(CLI::App& app);  // run, stage, status
+void add_model_commands(CLI::App& app);     // generate, model info|logprobs, tokenize
+void add_reward_commands(CLI::App& app);    // rewards list|score
+void add_trace_commands(CLI::App& app);     // traces list|show|stats
+
+// Reads a JSONL file ("-" for stdin) line by line; UserError names the file and line.
+void for_each_jsonl(const std::string& path, const std::function<void(const nlohmann::json&, int64_t line)>& fn);
+
+}  // namespace r1::cli

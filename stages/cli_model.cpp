@@ -1,0 +1,131 @@
+// `r1 generate`, `r1 model info|logprobs`, `r1 tokenize`.
+#include <iostream>
+
+#include <torch/torch.h>
+
+#include "common/error.h"
+#include "policy/chat_template.h"
+#include "policy/checkpoint.h"
+#include "rl/token_batch.h"
+#include "rollout/cpu_engine.h"
+#include "stages/cli.h"
+
+namespace r1::cli {
+
+namespace {
+
+struct GenerateOptions {
+  std::string model, prompt, chat_template = "none";
+  int64_t n = 1;
+  uint64_t seed = 0;
+  rollout::SamplingParams params;
+};
+
+void generate(const GenerateOptions& o) {
+  auto loaded = policy::load_pretrained(o.model);
+  std::string text = o.prompt;
+  if (o.chat_template != "none") {
+    policy::TemplateConfig config;
+    config.name = o.chat_template;
+    text = policy::ChatTemplate(config).render(o.prompt);
+  }
+  R1_CHECK(o.params.temperature >= 0, "--temperature must be >= 0");
+  R1_CHECK(o.params.top_p > 0 && o.params.top_p <= 1, "--top-p must be in (0, 1]");
+  R1_CHECK(o.n >= 1 && o.params.max_tokens >= 1, "--n and --max-tokens must be >= 1");
+  rollout::CpuEngine engine(loaded.model, *loaded.tokenizer);
+  rollout::GenerationRequest request{loaded.tokenizer->encode(text), o.n, o.params, o.seed};
+  auto result = engine.generate({request});
+  for (const auto& sample : result[0].samples) {
+    auto ids = sample.token_ids;
+    if (!ids.empty() && ids.back() == loaded.tokenizer->eos_id()) ids.pop_back();
+    double total = 0;
+    for (float lp : sample.logprobs) total += lp;
+    nlohmann::json out = {{"text", loaded.tokenizer->decode(ids)},
+                          {"tokens", sample.token_ids.size()},
+                          {"logprob", total},
+                          {"finish_reason", rollout::finish_reason_name(sample.finish_reason)}};
+    std::cout << out.dump() << "\n";
+  }
+}
+
+void model_info(const std::string& path) {
+  auto loaded = policy::load_pretrained(path);
+  const auto& c = loaded.model->config();
+  nlohmann::json out = policy::to_config_json(c);
+  out["parameters"] = loaded.model->num_parameters();
+  out["tokenizer"] = loaded.tokenizer->kind();
+  std::cout << out.dump(2) << "\n";
+}
+
+void model_logprobs(const std::string& model_path, const std::string& input) {
+  auto loaded = policy::load_pretrained(model_path);
+  torch::NoGradGuard no_grad;
+  for_each_jsonl(input, [&](const nlohmann::json& row, int64_t line) {
+    R1_CHECK(row.contains("ids") && row["ids"].is_array(), input, ":", line, ": expected {\"ids\": [int...]}");
+    std::vector<int64_t> ids;
+    for (const auto& id : row["ids"]) {
+      R1_CHECK(id.is_number_integer(), input, ":", line, ": ids must be integers");
+      const int64_t value = id.get<int64_t>();
+      R1_CHECK(value >= 0 && value < loaded.model->config().vocab_size, input, ":", line, ": token id ", value,
+               " outside the vocabulary [0, ", loaded.model->config().vocab_size, ")");
+      ids.push_back(value);
+    }
+    R1_CHECK(int64_t(ids.size()) <= loaded.model->config().max_position, input, ":", line, ": ", ids.size(),
+             " tokens exceed max_position");
+    std::vector<double> logprobs;
+    if (ids.size() >= 2) {
+      auto lp = rl::token_logprobs(loaded.model, torch::tensor(ids, torch::kLong).unsqueeze(0)).logprobs[0];
+      for (int64_t i = 0; i < lp.size(0); ++i) logprobs.push_back(lp[i].item<double>());
+    }
+    std::cout << nlohmann::json{{"logprobs", logprobs}}.dump() << "\n";
+  });
+}
+
+void tokenize(const std::string& tokenizer_path, const std::string& input) {
+  auto tokenizer = policy::load_tokenizer(tokenizer_path);
+  for_each_jsonl(input, [&](const nlohmann::json& row, int64_t line) {
+    R1_CHECK(row.contains("text") && row["text"].is_string(), input, ":", line, ": expected {\"text\": str}");
+    std::cout << nlohmann::json{{"ids", tokenizer->encode(row["text"].get<std::string>())}}.dump() << "\n";
+  });
+}
+
+}  // namespace
+
+void add_model_commands(CLI::App& app) {
+  auto gen = std::make_shared<GenerateOptions>();
+  auto* generate_cmd = app.add_subcommand("generate", "sample completions of a prompt from a model checkpoint (CPU engine); one JSON line per sample");
+  generate_cmd->add_option("--model", gen->model, "checkpoint directory (config.json, model.safetensors)")->required();
+  generate_cmd->add_option("--prompt", gen->prompt, "prompt text")->required();
+  generate_cmd->add_option("--template", gen->chat_template, "wrap the prompt in a chat template: none, r1_zero, deepseek_r1, chatml")->capture_default_str();
+  generate_cmd->add_option("--n", gen->n, "samples")->capture_default_str();
+  generate_cmd->add_option("--temperature", gen->params.temperature, "0 for greedy")->capture_default_str();
+  generate_cmd->add_option("--top-p", gen->params.top_p, "nucleus mass")->capture_default_str();
+  generate_cmd->add_option("--top-k", gen->params.top_k, "0: off")->capture_default_str();
+  generate_cmd->add_option("--max-tokens", gen->params.max_tokens, "completion tokens at most")->capture_default_str();
+  generate_cmd->add_option("--stop", gen->params.stop, "stop string (repeatable); kept in the output");
+  generate_cmd->add_option("--seed", gen->seed, "sampling seed")->capture_default_str();
+  generate_cmd->callback([gen] { generate(*gen); });
+
+  auto* model = app.add_subcommand("model", "inspect a model checkpoint");
+  model->require_subcommand(1);
+  auto info_path = std::make_shared<std::string>();
+  auto* info = model->add_subcommand("info", "print the checkpoint's config and parameter count as JSON");
+  info->add_option("path", *info_path, "checkpoint directory")->required();
+  info->callback([info_path] { model_info(*info_path); });
+
+  auto lp_model = std::make_shared<std::string>();
+  auto lp_input = std::make_shared<std::string>();
+  auto* logprobs = model->add_subcommand("logprobs", "log p of each token after the first; in: {\"ids\": [int...]} per line, out: {\"logprobs\": [float...]}");
+  logprobs->add_option("--model", *lp_model, "checkpoint directory")->required();
+  logprobs->add_option("--input", *lp_input, "JSONL file, or - for stdin")->required();
+  logprobs->callback([lp_model, lp_input] { model_logprobs(*lp_model, *lp_input); });
+
+  auto tok_path = std::make_shared<std::string>();
+  auto tok_input = std::make_shared<std::string>("-");
+  auto* tok = app.add_subcommand("tokenize", "token ids of text; in: {\"text\": str} per line, out: {\"ids\": [int...]} (no BOS/EOS added; special tokens matched)");
+  tok->add_option("--tokenizer", *tok_path, "\"byte\" or a checkpoint directory")->required();
+  tok->add_option("--input", *tok_input, "JSONL file, or - for stdin (default)")->capture_default_str();
+  tok->callback([tok_path, tok_input] { tokenize(*tok_path, *tok_input); });
+}
+
+}  // namespace r1::cli

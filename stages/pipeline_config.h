@@ -1,0 +1,135 @@
+// The whole run's configuration: one typed struct composed of the module configs, bound once from
+// the YAML file (plus --set overrides) and written back, resolved, into the run directory.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "policy/chat_template.h"
+#include "policy/model_config.h"
+#include "rl/grpo.h"
+#include "rl/optimizer.h"
+#include "rollout/engine.h"
+#include "sampling/arithmetic_task.h"
+
+namespace r1::stages {
+
+struct RunConfig {
+  std::string name = "r1";
+  std::string dir = "runs/r1";  // the run directory; --run-dir overrides
+  uint64_t seed = 1;
+  int64_t threads = 2;          // intra-op threads for LibTorch on the CPU
+
+  template <class V>
+  void visit(V& v) {
+    v("name", name);
+    v("dir", dir);
+    v("seed", seed);
+    v("threads", threads);
+    v.check(!name.empty(), "name", "must not be empty");
+    v.check(threads >= 1 && threads <= 256, "threads", "must be in [1, 256]");
+  }
+};
+
+// Held-out prompts scored before and after a stage, with fixed seeds, so stages compare fairly.
+struct EvalConfig {
+  int64_t num_prompts = 64;
+  int64_t samples_per_prompt = 4;
+  rollout::SamplingParams sampling;
+
+  template <class V>
+  void visit(V& v) {
+    v("num_prompts", num_prompts);
+    v("samples_per_prompt", samples_per_prompt);
+    v("sampling", sampling);
+    v.check(num_prompts >= 1, "num_prompts", "must be >= 1");
+    v.check(samples_per_prompt >= 1, "samples_per_prompt", "must be >= 1");
+  }
+};
+
+// `pretrain`: next-token training of the built-in model on the synthetic worked-solution corpus.
+struct PretrainConfig {
+  int64_t corpus_size = 6000;
+  sampling::CorpusFlawsConfig flaws;
+  int64_t steps = 300;
+  int64_t batch_size = 32;
+  bool train_on_prompt = true;  // loss on the prompt text too, as for a base model's documents
+  rl::OptimizerConfig optimizer;
+  int64_t log_every = 25;
+
+  template <class V>
+  void visit(V& v) {
+    v("corpus_size", corpus_size);
+    v("flaws", flaws);
+    v("steps", steps);
+    v("batch_size", batch_size);
+    v("train_on_prompt", train_on_prompt);
+    v("optimizer", optimizer);
+    v("log_every", log_every);
+    v.check(corpus_size >= 1, "corpus_size", "must be >= 1");
+    v.check(steps >= 1, "steps", "must be >= 1");
+    v.check(batch_size >= 1, "batch_size", "must be >= 1");
+    v.check(log_every >= 1, "log_every", "must be >= 1");
+  }
+};
+
+// `zero`: R1-Zero — GRPO from the base model with rule rewards only.
+struct ZeroConfig {
+  std::string init_from = "pretrain";  // a stage of this run, or a checkpoint directory
+  int64_t steps = 40;
+  int64_t prompts_per_step = 8;
+  int64_t num_train_prompts = 2000;  // the prompt pool, drawn in a seeded shuffled order
+  rl::GrpoConfig grpo;
+  rollout::SamplingParams sampling;
+  rl::OptimizerConfig optimizer;
+  std::map<std::string, double> rewards = {{"accuracy", 1.0}, {"format", 0.5}};  // name -> weight
+
+  template <class V>
+  void visit(V& v) {
+    v("init_from", init_from);
+    v("steps", steps);
+    v("prompts_per_step", prompts_per_step);
+    v("num_train_prompts", num_train_prompts);
+    v("grpo", grpo);
+    v("sampling", sampling);
+    v("optimizer", optimizer);
+    v("rewards", rewards);
+    v.check(steps >= 1, "steps", "must be >= 1");
+    v.check(prompts_per_step >= 1, "prompts_per_step", "must be >= 1");
+    v.check(num_train_prompts >= prompts_per_step, "num_train_prompts", "must be >= prompts_per_step");
+    v.check(!rewards.empty(), "rewards", "must name at least one reward");
+  }
+};
+
+struct PipelineConfig {
+  RunConfig run;
+  std::vector<std::string> stages = {"pretrain", "zero"};  // run in this order
+  policy::ModelConfig model;
+  std::string tokenizer = "byte";
+  policy::TemplateConfig chat_template;
+  sampling::ArithmeticTaskConfig task;
+  EvalConfig eval;
+  PretrainConfig pretrain;
+  ZeroConfig zero;
+
+  template <class V>
+  void visit(V& v) {
+    v("run", run);
+    v("stages", stages);
+    v("model", model);
+    v("tokenizer", tokenizer);
+    v("template", chat_template);
+    v("task", task);
+    v("eval", eval);
+    v("pretrain", pretrain);
+    v("zero", zero);
+    v.check(!stages.empty(), "stages", "must list at least one stage");
+    v.check(tokenizer == "byte", "tokenizer", "only the built-in \"byte\" tokenizer exists in this build");
+  }
+};
+
+// Reads CONFIG.yaml with overrides ("a.b=v"); the model section starts from its preset's values.
+PipelineConfig load_pipeline_config(const std::string& path, const std::vector<std::string>& overrides);
+
+}  // namespace r1::stages

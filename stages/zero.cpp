@@ -1,0 +1,151 @@
+// Stage `zero`: R1-Zero — GRPO from the base model with rule rewards only (accuracy + format).
+// Every sample goes into the trace store with its reward components and advantage.
+#include <algorithm>
+#include <numeric>
+#include <random>
+
+#include "policy/checkpoint.h"
+#include "rewards/registry.h"
+#include "rl/grpo.h"
+#include "rl/optimizer.h"
+#include "rl/token_batch.h"
+#include "rollout/cpu_engine.h"
+#include "stages/rollout_scoring.h"
+#include "stages/stage.h"
+
+namespace r1::stages {
+
+namespace {
+
+StageSummary run_zero(RunContext& ctx) {
+  const auto& config = ctx.config();
+  const auto& cfg = config.zero;
+  torch::manual_seed(config.run.seed + 1);
+  const auto& tokenizer = ctx.tokenizer();
+
+  const std::string init = ctx.resolve_model(cfg.init_from);
+  auto policy_model = policy::load_pretrained(init).model;
+  policy::CausalLM reference{nullptr};
+  if (cfg.grpo.kl_beta > 0) {  // beta = 0: no reference model at all
+    reference = policy::load_pretrained(init).model;
+    for (auto& p : reference->parameters()) p.set_requires_grad(false);
+  }
+  rollout::CpuEngine engine(policy_model, tokenizer);
+  auto reward = rewards::compose(cfg.rewards);
+  rl::Optimizer optimizer(policy_model->parameters(), cfg.optimizer, cfg.steps);
+  const double aux_coef = policy_model->config().router_aux_loss_coef;
+
+  auto train = sampling::generate_problems(config.task, cfg.num_train_prompts, config.run.seed ^ 0x7a3e0ULL);
+  std::vector<int64_t> order(train.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::shuffle(order.begin(), order.end(), std::mt19937_64(config.run.seed + 29));
+  const auto held_out = eval_problems(config);
+
+  auto before = evaluate(engine, ctx, held_out);
+  ctx.progress().line(format_line("[zero] eval before: accuracy %.3f  format %.3f  length %.1f tokens", before.accuracy,
+                                  before.format, before.mean_tokens));
+  ctx.log_metrics("zero", 0,
+                  {{"eval_accuracy", before.accuracy}, {"eval_format", before.format}, {"eval_tokens", before.mean_tokens}});
+
+  const int64_t run_id = ctx.run_id();
+  ctx.progress().start("zero", cfg.steps);
+  int64_t cursor = 0;
+  for (int64_t step = 1; step <= cfg.steps; ++step) {
+    const double step_started = ctx.progress().elapsed_seconds();
+    std::vector<int64_t> indices;
+    for (int64_t i = 0; i < cfg.prompts_per_step; ++i) indices.push_back(order[cursor++ % order.size()]);
+    auto scored = sample_and_score(engine, ctx, train, indices, cfg.grpo.group_size, cfg.sampling,
+                                   config.run.seed * 7919ULL + uint64_t(step), *reward);
+
+    // Advantages from the group's rewards.
+    std::vector<float> reward_values;
+    for (const auto& item : scored) reward_values.push_back(float(item.reward.score));
+    auto advantages = rl::group_advantages(torch::tensor(reward_values), cfg.grpo.group_size, cfg.grpo.advantage_eps);
+
+    std::vector<rl::TokenSequence> sequences;
+    for (const auto& item : scored) sequences.push_back({item.prompt_ids, item.sample.token_ids, item.sample.logprobs});
+    auto batch = rl::pack(sequences, tokenizer.pad_id());
+    torch::Tensor ref_logprobs;
+    if (reference) {
+      torch::NoGradGuard no_grad;
+      ref_logprobs = rl::token_logprobs(reference, batch.input_ids).logprobs;
+    }
+    auto current = rl::token_logprobs(policy_model, batch.input_ids);
+    auto terms = rl::grpo_loss(current.logprobs, batch.old_logprobs, ref_logprobs, advantages, batch.loss_mask, cfg.grpo);
+    auto loss = terms.loss + aux_coef * current.aux_loss;
+    // Engine vs learner on the same tokens and weights: should be ~0 (same modules, same dtype).
+    const double mismatch =
+        rl::masked_mean((current.logprobs.detach() - batch.old_logprobs).abs(), batch.loss_mask).item<double>();
+    loss.backward();
+    const double lr = optimizer.current_lr();
+    const double grad_norm = optimizer.step();
+    engine.refresh_weights();
+
+    // Traces and metrics.
+    std::vector<sampling::TraceRecord> records;
+    double mean_reward = 0, accuracy = 0, format = 0, tokens = 0;
+    auto advantage_values = advantages.accessor<float, 1>();
+    for (std::size_t i = 0; i < scored.size(); ++i) {
+      const auto& item = scored[i];
+      const auto& problem = train[item.prompt_index];
+      sampling::TraceRecord record;
+      record.stage = "zero";
+      record.step = step;
+      record.prompt_index = item.prompt_index;
+      record.sample_index = item.sample_index;
+      record.prompt = problem.question;
+      record.completion = item.completion;
+      record.reference = problem.answer;
+      record.reward = item.reward.score;
+      record.components = item.reward.components;
+      record.outcome = rewards::outcome_name(item.reward.outcome);
+      record.reason = item.reward.reason;
+      record.advantage = advantage_values[i];
+      record.num_tokens = int64_t(item.sample.token_ids.size());
+      record.finish_reason = rollout::finish_reason_name(item.sample.finish_reason);
+      const auto& lp = item.sample.logprobs;
+      record.mean_logprob = lp.empty() ? 0.0 : std::accumulate(lp.begin(), lp.end(), 0.0) / double(lp.size());
+      record.seed = item.seed;
+      records.push_back(std::move(record));
+      mean_reward += item.reward.score;
+      accuracy += item.reward.components.count("accuracy") ? item.reward.components.at("accuracy") : 0.0;
+      format += item.reward.components.count("format") ? item.reward.components.at("format") : 0.0;
+      tokens += double(item.sample.token_ids.size());
+    }
+    ctx.traces().add_samples(run_id, records);
+    const double n = double(scored.size());
+    const double step_seconds = ctx.progress().elapsed_seconds() - step_started;
+    ctx.log_metrics("zero", step,
+                    {{"reward", mean_reward / n}, {"accuracy", accuracy / n}, {"format", format / n},
+                     {"completion_tokens", tokens / n}, {"kl", terms.kl}, {"policy_loss", terms.policy_loss},
+                     {"clip_fraction", terms.clip_fraction}, {"grad_norm", grad_norm}, {"lr", lr},
+                     {"logprob_mismatch", mismatch}, {"step_seconds", step_seconds}});
+    ctx.progress().line(format_line(
+        "[zero] step %3lld/%lld  reward %.3f  accuracy %.3f  format %.3f  length %5.1f  kl %.4f  %.1fs",
+        (long long)step, (long long)cfg.steps, mean_reward / n, accuracy / n, format / n, tokens / n, terms.kl,
+        step_seconds));
+    ctx.progress().update(step, format_line("accuracy %.2f", accuracy / n));
+  }
+  ctx.progress().finish();
+  policy::save_pretrained(ctx.model_dir("zero").string(), policy_model, tokenizer);
+
+  auto after = evaluate(engine, ctx, held_out);
+  ctx.progress().line(format_line("[zero] eval after:  accuracy %.3f  format %.3f  length %.1f tokens  (before: %.3f)",
+                                  after.accuracy, after.format, after.mean_tokens, before.accuracy));
+  ctx.log_metrics("zero", cfg.steps,
+                  {{"eval_accuracy", after.accuracy}, {"eval_format", after.format}, {"eval_tokens", after.mean_tokens}});
+  return {{"eval_accuracy_before", before.accuracy},
+          {"eval_accuracy", after.accuracy},
+          {"eval_format_before", before.format},
+          {"eval_format", after.format},
+          {"eval_tokens", after.mean_tokens},
+          {"seconds", ctx.progress().elapsed_seconds()}};
+}
+
+}  // namespace
+
+StageInfo zero_stage() {
+  return {"zero", "R1-Zero: GRPO from the base model with accuracy and format rewards", run_zero};
+}
+
+}  // namespace r1::stages
