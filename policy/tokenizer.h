@@ -37,7 +37,7 @@ class ByteTokenizer : public Tokenizer {
   std::string token_text(int64_t id) const override;
   std::optional<int64_t> special_id(std::string_view token) const override;
   int64_t vocab_size() const override;
-  int64_t eos_id() const override { return 256; }
+  int64_t eos_id() const override { return 256; }  // overridable so tests can move it
   int64_t pad_id() const override { return 257; }
   std::string kind() const override { return "byte"; }
 };
