@@ -1,0 +1,23 @@
+// Internal to rewards/: the built-in rewards, each defined in its own file, handed to
+// Registry::global(). Explicit calls rather than static registrars, because a static library
+// drops object files nothing refers to, and with them any self-registration.
+#pragma once
+
+#include <initializer_list>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "rewards/registry.h"
+
+namespace r1::rewards {
+
+RewardInfo accuracy_reward_info();  // rewards/accuracy.cpp
+RewardInfo format_reward_info();    // rewards/format.cpp
+
+// UserError unless `options` is null or an object whose keys are all in `allowed`: a misspelt
+// option in YAML should stop the run, not be silently ignored.
+void check_option_keys(const std::string& reward, const nlohmann::json& options,
+                       std::initializer_list<const char*> allowed);
+
+}  // namespace r1::rewards

@@ -1,0 +1,86 @@
+// The `format` verifier: is the completion exactly <think>...</think><answer>...</answer>?
+// Plain string search, linear in the completion's length; knows nothing of the answer's meaning.
+#include <array>
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+#include "rewards/builtins.h"
+#include "rewards/text.h"
+
+namespace r1::rewards {
+
+namespace {
+
+constexpr std::string_view kThinkOpen = "<think>";
+constexpr std::string_view kThinkClose = "</think>";
+constexpr std::string_view kAnswerOpen = "<answer>";
+constexpr std::string_view kAnswerClose = "</answer>";
+constexpr std::array<std::string_view, 4> kTags = {kThinkOpen, kThinkClose, kAnswerOpen,
+                                                   kAnswerClose};
+
+RewardResult verdict(bool passed, std::string reason) {
+  RewardResult result;
+  result.score = passed ? 1.0 : 0.0;
+  result.components["format"] = result.score;
+  result.outcome = passed ? Outcome::pass : Outcome::fail;
+  result.reason = std::move(reason);
+  return result;
+}
+
+class FormatReward : public Reward {
+ public:
+  std::string name() const override { return "format"; }
+
+  RewardResult score(const RewardInput& input) const override {
+    const std::string_view body = text::trim(input.completion);
+
+    // Every tag exactly once; name every tag that is missing or repeated, not just the first.
+    std::string problems;
+    for (std::string_view tag : kTags) {
+      const std::size_t times = text::count(body, tag);
+      if (times == 1) continue;
+      if (!problems.empty()) problems += "; ";
+      problems += times == 0 ? "missing " + std::string(tag)
+                             : "tag " + std::string(tag) + " appears " + std::to_string(times) +
+                                   " times";
+    }
+    if (!problems.empty()) return verdict(false, problems);
+
+    const std::size_t think_open = body.find(kThinkOpen);
+    const std::size_t think_close = body.find(kThinkClose);
+    const std::size_t answer_open = body.find(kAnswerOpen);
+    const std::size_t answer_close = body.find(kAnswerClose);
+    if (!(think_open < think_close && think_close < answer_open && answer_open < answer_close)) {
+      return verdict(false, "tags out of order: expected <think>, </think>, <answer>, </answer>");
+    }
+    if (think_open != 0) return verdict(false, "text before <think>");
+    const std::size_t gap_begin = think_close + kThinkClose.size();
+    if (!text::is_blank(body.substr(gap_begin, answer_open - gap_begin))) {
+      return verdict(false, "text between </think> and <answer>");
+    }
+    const std::size_t answer_begin = answer_open + kAnswerOpen.size();
+    if (text::is_blank(body.substr(answer_begin, answer_close - answer_begin))) {
+      return verdict(false, "empty answer");
+    }
+    // body is trimmed, so anything after </answer> is non-whitespace text.
+    if (answer_close + kAnswerClose.size() != body.size()) {
+      return verdict(false, "text after </answer>");
+    }
+    return verdict(true, "");
+  }
+};
+
+std::unique_ptr<Reward> make_format(const nlohmann::json& options) {
+  check_option_keys("format", options, {});
+  return std::make_unique<FormatReward>();
+}
+
+}  // namespace
+
+RewardInfo format_reward_info() {
+  return {"format", "1 if the completion is exactly <think>...</think> <answer>...</answer>, else 0",
+          make_format};
+}
+
+}  // namespace r1::rewards

@@ -1,0 +1,81 @@
+// The reward registry: name -> factory, the global instance holding the built-ins, outcome names.
+#include "rewards/registry.h"
+
+#include <utility>
+
+#include "common/error.h"
+#include "rewards/builtins.h"
+
+namespace r1::rewards {
+
+const char* outcome_name(Outcome outcome) {
+  switch (outcome) {
+    case Outcome::pass: return "pass";
+    case Outcome::fail: return "fail";
+    case Outcome::error: return "error";
+  }
+  return "unknown";
+}
+
+Registry& Registry::global() {
+  // A function-local static is initialised exactly once even when first used from several
+  // threads at the same time (C++11 "magic statics"), so no lock is needed here.
+  static Registry registry = [] {
+    Registry builtins;
+    builtins.add(accuracy_reward_info());
+    builtins.add(format_reward_info());
+    return builtins;
+  }();
+  return registry;
+}
+
+void Registry::add(RewardInfo info) {
+  R1_CHECK(!info.name.empty(), "a reward needs a name");
+  R1_CHECK(static_cast<bool>(info.factory), "reward '", info.name, "' has no factory");
+  R1_CHECK(!rewards_.count(info.name), "reward '", info.name, "' is already registered");
+  std::string name = info.name;
+  rewards_.emplace(std::move(name), std::move(info));
+}
+
+bool Registry::contains(const std::string& name) const { return rewards_.count(name) > 0; }
+
+std::unique_ptr<Reward> Registry::create(const std::string& name,
+                                         const nlohmann::json& options) const {
+  auto found = rewards_.find(name);
+  if (found == rewards_.end()) {
+    std::string known;
+    for (const auto& [known_name, info] : rewards_) {
+      if (!known.empty()) known += ", ";
+      known += known_name;
+    }
+    R1_FAIL("unknown reward '", name, "'; known: ", known.empty() ? "(none)" : known);
+  }
+  std::unique_ptr<Reward> reward = found->second.factory(options);
+  R1_ASSERT(reward != nullptr, "the factory of reward '", name, "' returned nothing");
+  return reward;
+}
+
+std::vector<RewardInfo> Registry::list() const {
+  std::vector<RewardInfo> infos;
+  infos.reserve(rewards_.size());
+  for (const auto& [name, info] : rewards_) infos.push_back(info);  // std::map: already sorted
+  return infos;
+}
+
+void check_option_keys(const std::string& reward, const nlohmann::json& options,
+                       std::initializer_list<const char*> allowed) {
+  if (options.is_null()) return;
+  R1_CHECK(options.is_object(), "options of reward '", reward, "' must be a map, got ",
+           options.dump());
+  for (const auto& [key, value] : options.items()) {
+    bool known = false;
+    for (const char* name : allowed) known = known || key == name;
+    if (known) continue;
+    std::string names;
+    for (const char* name : allowed) names += names.empty() ? name : std::string(", ") + name;
+    R1_FAIL("reward '", reward, "' has no option '", key, "'; its options: ",
+            names.empty() ? "(none)" : names);
+  }
+}
+
+}  // namespace r1::rewards
