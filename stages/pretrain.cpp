@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <random>
 
+#include "common/error.h"
 #include "policy/checkpoint.h"
 #include "rl/optimizer.h"
 #include "rl/token_batch.h"
