@@ -61,7 +61,7 @@ struct CorpusFlawsConfig {
 struct WorkedSolution {
   Problem problem;
   std::string completion;
-  bool correct = true;      // the text inside <answer> equals problem.answer
+  bool correct = true;      // the final answer written equals problem.answer (tags or not)
   bool well_formed = true;  // all four tags present, in order, once each
   bool drifted = false;     // the chain of thought switched language
 };

@@ -44,7 +44,7 @@ struct TraceFilter {
   std::optional<std::string> stage;
   std::optional<int64_t> min_step, max_step;
   std::optional<double> min_reward, max_reward;
-  int64_t limit = 20;
+  int64_t limit = 20;  // a negative limit means no limit (as SQLite's LIMIT)
   int64_t offset = 0;
 };
 
