@@ -42,14 +42,48 @@ endif()
 message(STATUS "r1: LibTorch from ${R1_TORCH_SOURCE}")
 
 # --- CUDA: compiled only where a toolkit is found ------------------------------------------------
-include(CheckLanguage)
-check_language(CUDA)
+# R1_DISABLE_CUDA=ON skips it. check_language() probes the toolchain in a throw-away sub-project,
+# so a missing or broken nvcc leaves CMAKE_CUDA_COMPILER NOTFOUND and the CPU build goes on.
+option(R1_DISABLE_CUDA "Do not compile the CUDA sources even where a toolkit is found" OFF)
 set(R1_HAVE_CUDA OFF)
-if(CMAKE_CUDA_COMPILER AND NOT R1_DISABLE_CUDA)
-  enable_language(CUDA)
-  find_package(CUDAToolkit)
-  if(CUDAToolkit_FOUND)
-    set(R1_HAVE_CUDA ON)
+if(NOT R1_DISABLE_CUDA)
+  include(CheckLanguage)
+  check_language(CUDA)
+  if(CMAKE_CUDA_COMPILER)
+    # A100 and H100, chosen before enable_language(): left unset, CMake builds for nvcc's own
+    # default (sm_75 on CUDA 13; older recipes name sm_52 and below, which CUDA 13 dropped). Only
+    # the architectures this nvcc lists are kept, because enable_language() is fatal on one it
+    # refuses (sm_90 needs CUDA 11.8). A -DCMAKE_CUDA_ARCHITECTURES value is used as given.
+    if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
+      execute_process(COMMAND ${CMAKE_CUDA_COMPILER} --list-gpu-code
+                      OUTPUT_VARIABLE r1_nvcc_codes RESULT_VARIABLE r1_nvcc_rc ERROR_QUIET)
+      set(r1_cuda_archs "")
+      foreach(r1_arch 80 90)
+        if(r1_nvcc_rc EQUAL 0 AND "${r1_nvcc_codes}\n" MATCHES "sm_${r1_arch}\n")
+          list(APPEND r1_cuda_archs ${r1_arch})
+        endif()
+      endforeach()
+      if(r1_cuda_archs)
+        set(CMAKE_CUDA_ARCHITECTURES "${r1_cuda_archs}" CACHE STRING "CUDA architectures to build for")
+      endif()
+    endif()
+    if(NOT "${CMAKE_CUDA_ARCHITECTURES}" STREQUAL "")
+      enable_language(CUDA)
+      # .cu files are C++17: unset, the CUDA dialect follows CMAKE_CXX_STANDARD (20), for which
+      # CMake 3.25 has no nvcc flag and refuses to generate.
+      set(CMAKE_CUDA_STANDARD 17)
+      set(CMAKE_CUDA_STANDARD_REQUIRED ON)
+      set(CMAKE_CUDA_EXTENSIONS OFF)
+      # The shared runtime, as CUDA::cudart and a CUDA LibTorch use: one runtime in the process
+      # (CMake's default, static, would put cudart_static on the link beside libcudart.so).
+      set(CMAKE_CUDA_RUNTIME_LIBRARY Shared)
+      find_package(CUDAToolkit)
+      if(CUDAToolkit_FOUND)
+        set(R1_HAVE_CUDA ON)
+      endif()
+    else()
+      message(WARNING "r1: ${CMAKE_CUDA_COMPILER} builds neither sm_80 nor sm_90; CUDA sources skipped")
+    endif()
   endif()
 endif()
 message(STATUS "r1: CUDA sources ${R1_HAVE_CUDA}")

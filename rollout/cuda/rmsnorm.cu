@@ -1,0 +1,87 @@
+// RMSNorm kernel and launcher: one block per row, a warp-shuffle then shared-memory sum of squares,
+// then a second pass that scales. fp32 in, fp32 out, fp32 accumulation.
+#include "rollout/cuda/rmsnorm.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+
+#include "common/error.h"
+#include "rollout/cuda/cuda_check.h"
+
+namespace r1::rollout::kernels {
+namespace {
+
+constexpr int kWarpSize = 32;
+constexpr int kMaxThreads = 1024;  // the per-block limit on every architecture we build for
+constexpr int64_t kMaxBlocks = std::numeric_limits<int32_t>::max();  // gridDim.x limit
+
+__device__ float warp_sum(float value) {
+  for (int offset = kWarpSize / 2; offset > 0; offset /= 2) {
+    value += __shfl_xor_sync(0xffffffffu, value, offset);
+  }
+  return value;
+}
+
+// The sum of `value` over the block, returned to every thread. blockDim.x is a multiple of the
+// warp size. Every warp reduces the per-warp partial sums itself, so no broadcast is needed; the
+// closing barrier lets the caller reuse `warp_sums` for the next row.
+__device__ float block_sum(float value, float* warp_sums) {
+  const int lane = threadIdx.x % kWarpSize;
+  const int warp = threadIdx.x / kWarpSize;
+  const int warp_count = blockDim.x / kWarpSize;
+  value = warp_sum(value);
+  if (lane == 0) warp_sums[warp] = value;
+  __syncthreads();
+  value = warp_sum(lane < warp_count ? warp_sums[lane] : 0.0f);
+  __syncthreads();
+  return value;
+}
+
+// Rows are strided over the grid so that any row count fits in gridDim.x. `out` may alias `x`:
+// each element is read in the first pass before the barrier, and rewritten by the thread that
+// reads it in the second.
+__global__ void rmsnorm_kernel(RmsNormParams params) {
+  __shared__ float warp_sums[kMaxThreads / kWarpSize];
+  for (int64_t row = blockIdx.x; row < params.rows; row += gridDim.x) {
+    const float* x = params.x + row * params.cols;
+    float* out = params.out + row * params.cols;
+    float sum_sq = 0.0f;
+    for (int64_t col = threadIdx.x; col < params.cols; col += blockDim.x) {
+      sum_sq = fmaf(x[col], x[col], sum_sq);
+    }
+    sum_sq = block_sum(sum_sq, warp_sums);
+    const float inv_rms = rsqrtf(sum_sq / static_cast<float>(params.cols) + params.eps);
+    for (int64_t col = threadIdx.x; col < params.cols; col += blockDim.x) {
+      out[col] = x[col] * inv_rms * params.weight[col];
+    }
+  }
+}
+
+// Enough warps to give each thread one column, up to the block limit: the op is bandwidth-bound,
+// and more threads on a row keep more loads in flight.
+int threads_for(int64_t cols) {
+  const int64_t warps = (cols + kWarpSize - 1) / kWarpSize;
+  return static_cast<int>(std::min<int64_t>(warps * kWarpSize, kMaxThreads));
+}
+
+}  // namespace
+
+void rmsnorm_forward(const RmsNormParams& params, cudaStream_t stream) {
+  R1_ASSERT(params.rows >= 0, "rmsnorm: rows = ", params.rows);
+  R1_ASSERT(params.cols > 0, "rmsnorm: cols = ", params.cols);
+  R1_ASSERT(params.rows <= std::numeric_limits<int64_t>::max() / params.cols,
+            "rmsnorm: rows * cols overflows (", params.rows, " x ", params.cols, ")");
+  R1_ASSERT(params.eps >= 0.0f, "rmsnorm: eps = ", params.eps);  // also refuses NaN
+  R1_ASSERT(params.weight != nullptr, "rmsnorm: weight is null");
+  if (params.rows == 0) return;  // an empty batch may come with null data pointers
+  R1_ASSERT(params.x != nullptr, "rmsnorm: x is null");
+  R1_ASSERT(params.out != nullptr, "rmsnorm: out is null");
+
+  const int threads = threads_for(params.cols);
+  const auto blocks = static_cast<unsigned int>(std::min(params.rows, kMaxBlocks));
+  rmsnorm_kernel<<<blocks, threads, 0, stream>>>(params);
+  R1_CUDA_CHECK(cudaGetLastError());
+}
+
+}  // namespace r1::rollout::kernels

@@ -1,0 +1,198 @@
+// rollout/cuda RMSNorm: the CPU reference against a hand-worked row, validation, and the kernel
+// against the reference on a GPU. Without a CUDA device the GPU cases pass, saying they skipped.
+#include <cuda_runtime.h>
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+#include "rollout/cuda/cuda_check.h"
+#include "rollout/cuda/rmsnorm.h"
+#include "rollout/cuda/rmsnorm_reference.h"
+
+using r1::rollout::kernels::RmsNormParams;
+using r1::rollout::kernels::rmsnorm_forward;
+using r1::rollout::kernels::rmsnorm_reference;
+
+namespace {
+
+// Whether a device can run the GPU cases; if not, the reason, taken from the CUDA runtime.
+bool cuda_device_present(std::string& reason) {
+  int count = 0;
+  const cudaError_t status = cudaGetDeviceCount(&count);
+  if (status != cudaSuccess) {
+    reason = r1::detail::cuda_status_text(status);
+    cudaGetLastError();  // clear it, so it cannot leak into a later check
+    return false;
+  }
+  if (count == 0) {
+    reason = "cudaGetDeviceCount found 0 devices";
+    return false;
+  }
+  return true;
+}
+
+#define R1_SKIP_WITHOUT_CUDA_DEVICE()                                     \
+  do {                                                                    \
+    std::string r1_reason_;                                               \
+    if (!cuda_device_present(r1_reason_)) {                               \
+      MESSAGE("no CUDA device: skipping GPU tests (" << r1_reason_ << ")"); \
+      return;                                                             \
+    }                                                                     \
+  } while (0)
+
+// A device buffer that frees itself; copies in and out of host vectors.
+class DeviceFloats {
+ public:
+  explicit DeviceFloats(size_t count) : count_(count) {
+    R1_CUDA_CHECK(cudaMalloc(&data_, std::max<size_t>(count, 1) * sizeof(float)));
+  }
+  explicit DeviceFloats(const std::vector<float>& host) : DeviceFloats(host.size()) {
+    R1_CUDA_CHECK(cudaMemcpy(data_, host.data(), count_ * sizeof(float), cudaMemcpyHostToDevice));
+  }
+  ~DeviceFloats() { cudaFree(data_); }
+  DeviceFloats(const DeviceFloats&) = delete;
+  DeviceFloats& operator=(const DeviceFloats&) = delete;
+
+  float* get() const { return data_; }
+  std::vector<float> to_host() const {
+    std::vector<float> host(count_);
+    R1_CUDA_CHECK(cudaMemcpy(host.data(), data_, count_ * sizeof(float), cudaMemcpyDeviceToHost));
+    return host;
+  }
+
+ private:
+  float* data_ = nullptr;
+  size_t count_;
+};
+
+std::vector<float> random_floats(size_t count, float low, float high, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(low, high);
+  std::vector<float> values(count);
+  for (auto& value : values) value = dist(rng);
+  return values;
+}
+
+// max over elements of |got - want| / max(1, |want|).
+double max_relative_error(const std::vector<float>& got, const std::vector<float>& want) {
+  double worst = 0.0;
+  for (size_t i = 0; i < want.size(); ++i) {
+    const double diff = std::abs(double(got[i]) - double(want[i]));
+    worst = std::max(worst, diff / std::max(1.0, std::abs(double(want[i]))));
+  }
+  return worst;
+}
+
+}  // namespace
+
+TEST_CASE("rmsnorm_reference matches a hand-computed row") {
+  // x = [1, 2, 3, 4]: mean(x^2) = 30 / 4 = 7.5, so with eps = 0 each x is divided by sqrt(7.5).
+  const std::vector<float> x = {1.0f, 2.0f, 3.0f, 4.0f};
+  const std::vector<float> weight = {1.0f, 0.5f, 2.0f, -1.0f};
+  std::vector<float> out(4, 0.0f);
+  rmsnorm_reference({out.data(), x.data(), weight.data(), /*rows=*/1, /*cols=*/4, /*eps=*/0.0f});
+  const double inv_rms = 1.0 / std::sqrt(7.5);  // 0.365148...
+  CHECK(out[0] == doctest::Approx(1.0 * inv_rms * 1.0).epsilon(1e-6));   //  0.365148
+  CHECK(out[1] == doctest::Approx(2.0 * inv_rms * 0.5).epsilon(1e-6));   //  0.365148
+  CHECK(out[2] == doctest::Approx(3.0 * inv_rms * 2.0).epsilon(1e-6));   //  2.190890
+  CHECK(out[3] == doctest::Approx(4.0 * inv_rms * -1.0).epsilon(1e-6));  // -1.460593
+
+  // eps enters under the root: with eps = 0.5, mean(x^2) + eps = 8.
+  rmsnorm_reference({out.data(), x.data(), weight.data(), 1, 4, 0.5f});
+  CHECK(out[0] == doctest::Approx(1.0 / std::sqrt(8.0)).epsilon(1e-6));
+}
+
+TEST_CASE("rmsnorm_forward refuses bad parameters before touching the device") {
+  // Validation runs before any CUDA call, so this needs no GPU.
+  float dummy = 1.0f;
+  const RmsNormParams good{&dummy, &dummy, &dummy, 1, 1, 1e-6f};
+  auto with = [&](auto change) {
+    RmsNormParams params = good;
+    change(params);
+    return params;
+  };
+  CHECK_THROWS_AS(rmsnorm_forward(with([](auto& p) { p.out = nullptr; }), nullptr), r1::InternalError);
+  CHECK_THROWS_AS(rmsnorm_forward(with([](auto& p) { p.x = nullptr; }), nullptr), r1::InternalError);
+  CHECK_THROWS_AS(rmsnorm_forward(with([](auto& p) { p.weight = nullptr; }), nullptr),
+                  r1::InternalError);
+  CHECK_THROWS_AS(rmsnorm_forward(with([](auto& p) { p.rows = -1; }), nullptr), r1::InternalError);
+  CHECK_THROWS_AS(rmsnorm_forward(with([](auto& p) { p.cols = 0; }), nullptr), r1::InternalError);
+  CHECK_THROWS_AS(rmsnorm_forward(with([](auto& p) { p.eps = NAN; }), nullptr), r1::InternalError);
+  CHECK_THROWS_WITH_AS(rmsnorm_forward(with([](auto& p) { p.x = nullptr; }), nullptr),
+                       doctest::Contains("rmsnorm: x is null"), r1::InternalError);
+  // An empty batch is valid and launches nothing, even with null data pointers.
+  CHECK_NOTHROW(rmsnorm_forward(with([](auto& p) {
+                                  p.rows = 0;
+                                  p.x = nullptr;
+                                  p.out = nullptr;
+                                }),
+                                nullptr));
+}
+
+TEST_CASE("R1_CUDA_CHECK reports file:line, the call and CUDA's message") {
+  // Checked on a status value rather than a real call, so it needs no GPU.
+  CHECK_THROWS_WITH_AS(R1_CUDA_CHECK(cudaErrorInvalidValue),
+                       doctest::Contains("test_rmsnorm_cuda.cpp:"), r1::InternalError);
+  CHECK_THROWS_WITH_AS(R1_CUDA_CHECK(cudaErrorInvalidValue),
+                       doctest::Contains("CUDA call `cudaErrorInvalidValue` failed: "
+                                         "cudaErrorInvalidValue (invalid argument)"),
+                       r1::InternalError);
+  CHECK_NOTHROW(R1_CUDA_CHECK(cudaSuccess));
+}
+
+TEST_CASE("gpu: rmsnorm_forward matches the reference") {
+  R1_SKIP_WITHOUT_CUDA_DEVICE();
+  for (const int64_t rows : {1, 7, 1000}) {
+    for (const int64_t cols : {1, 31, 128, 4096, 5000}) {
+      CAPTURE(rows);
+      CAPTURE(cols);
+      const auto seed = static_cast<uint32_t>(rows * 10007 + cols);
+      const auto x = random_floats(size_t(rows * cols), -4.0f, 4.0f, seed);
+      const auto weight = random_floats(size_t(cols), 0.5f, 1.5f, seed + 1);
+      const float eps = 1e-6f;
+
+      std::vector<float> want(x.size());
+      rmsnorm_reference({want.data(), x.data(), weight.data(), rows, cols, eps});
+
+      DeviceFloats x_dev(x), weight_dev(weight), out_dev(x.size());
+      rmsnorm_forward({out_dev.get(), x_dev.get(), weight_dev.get(), rows, cols, eps}, nullptr);
+      R1_CUDA_CHECK(cudaDeviceSynchronize());
+      CHECK(max_relative_error(out_dev.to_host(), want) < 1e-5);
+
+      // In place, on a stream of its own.
+      cudaStream_t stream = nullptr;
+      R1_CUDA_CHECK(cudaStreamCreate(&stream));
+      rmsnorm_forward({x_dev.get(), x_dev.get(), weight_dev.get(), rows, cols, eps}, stream);
+      R1_CUDA_CHECK(cudaStreamSynchronize(stream));
+      R1_CUDA_CHECK(cudaStreamDestroy(stream));
+      CHECK(max_relative_error(x_dev.to_host(), want) < 1e-5);
+    }
+  }
+}
+
+TEST_CASE("gpu: rmsnorm_forward on many rows writes nothing past the last one") {
+  R1_SKIP_WITHOUT_CUDA_DEVICE();
+  // Many more blocks than the GPU runs at once, and one guard element after the output.
+  const int64_t rows = 70000;
+  const int64_t cols = 33;
+  const auto x = random_floats(size_t(rows * cols), -1.0f, 1.0f, 7);
+  const auto weight = random_floats(size_t(cols), -2.0f, 2.0f, 8);
+  std::vector<float> want(x.size());
+  rmsnorm_reference({want.data(), x.data(), weight.data(), rows, cols, 1e-5f});
+
+  DeviceFloats x_dev(x), weight_dev(weight);
+  std::vector<float> out_init(x.size() + 1, 123.0f);
+  DeviceFloats out_dev(out_init);
+  rmsnorm_forward({out_dev.get(), x_dev.get(), weight_dev.get(), rows, cols, 1e-5f}, nullptr);
+  R1_CUDA_CHECK(cudaDeviceSynchronize());
+  auto got = out_dev.to_host();
+  CHECK(got.back() == 123.0f);
+  got.pop_back();
+  CHECK(max_relative_error(got, want) < 1e-5);
+}
