@@ -11,19 +11,38 @@ namespace r1::policy {
 
 namespace fs = std::filesystem;
 
-void save_pretrained(const std::string& dir, CausalLM& model, const Tokenizer& tokenizer) {
+namespace {
+void write_json_atomically(const fs::path& path, const nlohmann::json& value) {
+  {
+    std::ofstream out(path.string() + ".tmp");
+    R1_CHECK(out.good(), "cannot write ", path.string());
+    out << value.dump(2) << "\n";
+  }
+  fs::rename(path.string() + ".tmp", path);
+}
+
+nlohmann::json read_json(const fs::path& path) {
+  std::ifstream in(path);
+  R1_CHECK(in.good(), "cannot read ", path.string());
+  try {
+    return nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    R1_FAIL(path.string(), ": ", e.what());
+  }
+}
+}  // namespace
+
+void save_pretrained(const std::string& dir, CausalLM& model, const Tokenizer& tokenizer,
+                     const std::optional<TemplateConfig>& chat_template) {
   fs::create_directories(dir);
   NamedTensors tensors;
   for (const auto& item : model->named_parameters(true)) tensors.emplace_back(item.key(), item.value());
   save_safetensors((fs::path(dir) / "model.safetensors").string(), tensors, {{"format", "pt"}});
-  const auto config_path = fs::path(dir) / "config.json";
-  {
-    std::ofstream out(config_path.string() + ".tmp");
-    R1_CHECK(out.good(), "cannot write ", config_path.string());
-    out << to_config_json(model->config()).dump(2) << "\n";
-  }
-  fs::rename(config_path.string() + ".tmp", config_path);
+  write_json_atomically(fs::path(dir) / "config.json", to_config_json(model->config()));
   save_tokenizer(tokenizer, dir);
+  if (chat_template)
+    write_json_atomically(fs::path(dir) / "r1_chat_template.json",
+                          {{"name", chat_template->name}, {"system", chat_template->system}});
 }
 
 void load_weights(CausalLM& model, const std::string& safetensors_path) {
@@ -43,15 +62,16 @@ void load_weights(CausalLM& model, const std::string& safetensors_path) {
 
 LoadedModel load_pretrained(const std::string& dir) {
   const auto config_path = fs::path(dir) / "config.json";
-  std::ifstream in(config_path);
-  R1_CHECK(in.good(), "no model at '", dir, "': cannot read ", config_path.string());
-  nlohmann::json config_json;
-  try {
-    config_json = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    R1_FAIL(config_path.string(), ": ", e.what());
-  }
+  R1_CHECK(fs::exists(config_path), "no model at '", dir, "': ", config_path.string(), " does not exist");
+  const auto config_json = read_json(config_path);
   LoadedModel loaded;
+  const auto template_path = fs::path(dir) / "r1_chat_template.json";
+  if (fs::exists(template_path)) {
+    const auto t = read_json(template_path);
+    R1_CHECK(t.is_object() && t.value("name", nlohmann::json()).is_string() && t.value("system", nlohmann::json()).is_string(),
+             template_path.string(), ": expected {\"name\": str, \"system\": str}");
+    loaded.chat_template = TemplateConfig{t["name"], t["system"]};
+  }
   loaded.tokenizer = load_tokenizer(dir);
   loaded.model = CausalLM(from_config_json(config_json, config_path.string()));
   load_weights(loaded.model, (fs::path(dir) / "model.safetensors").string());

@@ -22,10 +22,10 @@ struct ModelConfig {
   double rms_norm_eps = 1e-6;
   // Feed-forward: dense SwiGLU when num_experts == 0, else DeepSeekMoE: shared experts + top-k routed.
   int64_t intermediate_size = 256;      // dense FFN width
-  int64_t num_experts = 4;              // routed experts
+  int64_t num_experts = 8;              // routed experts (fine-grained, DeepSeekMoE-style)
   int64_t num_experts_per_token = 2;    // top-k
   int64_t num_shared_experts = 1;
-  int64_t expert_intermediate_size = 128;
+  int64_t expert_intermediate_size = 64;
   bool norm_topk_prob = false;          // renormalise the top-k router weights to sum to 1
   double router_aux_loss_coef = 0.01;   // weight of the load-balancing loss in training
   bool tie_word_embeddings = false;

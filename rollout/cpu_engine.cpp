@@ -99,15 +99,25 @@ std::vector<GenerationResult> CpuEngine::generate(const std::vector<GenerationRe
       const int64_t request = states[active[begin]].request;
       std::size_t end = begin;
       while (end < active.size() && states[active[end]].request == request) ++end;
-      auto drawn = sample_tokens(logits.narrow(0, begin, end - begin), requests[request].params, generators[request]);
-      next_tokens.narrow(0, begin, end - begin).copy_(drawn.token_ids);
+      // Only the request's unfinished rows draw, so its random stream depends on nothing but its
+      // own samples (not on when other requests finish or the batch is compacted).
+      std::vector<int64_t> rows;
+      for (std::size_t row = begin; row < end; ++row)
+        if (!states[active[row]].finished) rows.push_back(int64_t(row));
+      if (rows.empty()) {
+        begin = end;
+        continue;
+      }
+      auto row_index = torch::tensor(rows, torch::kLong);
+      auto drawn = sample_tokens(logits.index_select(0, row_index), requests[request].params, generators[request]);
+      next_tokens.index_copy_(0, row_index, drawn.token_ids);
       const auto* token_ptr = drawn.token_ids.data_ptr<int64_t>();
       const auto* logprob_ptr = drawn.logprobs.data_ptr<float>();
-      for (std::size_t row = begin; row < end; ++row) {
-        auto& state = states[active[row]];
-        const int64_t token = token_ptr[row - begin];
+      for (std::size_t i = 0; i < rows.size(); ++i) {
+        auto& state = states[active[rows[i]]];
+        const int64_t token = token_ptr[i];
         state.sample.token_ids.push_back(token);
-        state.sample.logprobs.push_back(logprob_ptr[row - begin]);
+        state.sample.logprobs.push_back(logprob_ptr[i]);
         const auto& params = requests[request].params;
         if (token == tokenizer_.eos_id()) {
           state.finished = true;
@@ -131,15 +141,19 @@ std::vector<GenerationResult> CpuEngine::generate(const std::vector<GenerationRe
       begin = end;
     }
 
-    // Drop finished rows from the batch so stragglers do not pay for them.
-    std::vector<int64_t> keep_rows, still_active;
-    for (std::size_t row = 0; row < active.size(); ++row)
-      if (!states[active[row]].finished) {
-        keep_rows.push_back(int64_t(row));
-        still_active.push_back(active[row]);
-      }
-    if (still_active.empty()) break;
-    if (still_active.size() != active.size()) {
+    // Drop finished rows from the batch so stragglers do not pay for them. Compacting copies the
+    // KV cache, so it waits until a quarter of the rows are done; until then finished rows ride
+    // along and their samples are simply not extended.
+    std::size_t finished_rows = 0;
+    for (int64_t index : active) finished_rows += states[index].finished;
+    if (finished_rows == active.size()) break;
+    if (finished_rows * 4 >= active.size()) {
+      std::vector<int64_t> keep_rows, still_active;
+      for (std::size_t row = 0; row < active.size(); ++row)
+        if (!states[active[row]].finished) {
+          keep_rows.push_back(int64_t(row));
+          still_active.push_back(active[row]);
+        }
       auto keep = torch::tensor(keep_rows, torch::kLong);
       cache.select_rows(keep);
       next_tokens = next_tokens.index_select(0, keep);

@@ -179,7 +179,7 @@ struct Written {
   int64_t final_answer = 0;
 };
 
-Written write_solution(const Parts& p, const Flaws& flaws) {
+Written write_solution(const Parts& p, const Flaws& flaws, bool restate_question) {
   const auto& n = p.numbers;
   std::vector<std::string> sentences;
   struct Step {
@@ -187,7 +187,10 @@ Written write_solution(const Parts& p, const Flaws& flaws) {
     int64_t rhs;
   };
   std::vector<Step> steps;
-  if (p.kind == "add") {
+  if (!restate_question) {
+    steps = {{p.kind == "add" || p.kind == "add_sub" ? '+' : p.kind == "sub" ? '-' : '*', n[1]}};
+    if (p.kind == "add_sub") steps.push_back({'-', n[2]});
+  } else if (p.kind == "add") {
     sentences.push_back(p.name + " has " + std::to_string(n[0]) + " " + p.item + " and buys " + std::to_string(n[1]) + " more.");
     steps = {{'+', n[1]}};
   } else if (p.kind == "sub") {
@@ -247,7 +250,9 @@ std::vector<Problem> generate_problems(const ArithmeticTaskConfig& config, std::
   return problems;
 }
 
-std::string clean_solution(const Problem& problem) { return write_solution(parts_from_problem(problem), {}).completion; }
+std::string clean_solution(const Problem& problem, bool restate_question) {
+  return write_solution(parts_from_problem(problem), {}, restate_question).completion;
+}
 
 std::vector<WorkedSolution> generate_corpus(const ArithmeticTaskConfig& task, const CorpusFlawsConfig& flaws,
                                             std::size_t count, uint64_t seed) {
@@ -275,7 +280,7 @@ std::vector<WorkedSolution> generate_corpus(const ArithmeticTaskConfig& task, co
 
     WorkedSolution solution;
     solution.problem = problem_of(parts);
-    const Written written = write_solution(parts, sample_flaws);
+    const Written written = write_solution(parts, sample_flaws, task.restate_question);
     solution.completion = written.completion;
     solution.correct = std::to_string(written.final_answer) == solution.problem.answer;
     solution.well_formed = !missing;

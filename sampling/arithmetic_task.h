@@ -22,11 +22,15 @@ struct ArithmeticTaskConfig {
   int max_number = 20;  // operands are drawn from [1, max_number] (factors of "mul" from [2, 9])
   // Problem kinds drawn uniformly: "add", "sub" (never negative), "mul", "add_sub" (two steps).
   std::vector<std::string> kinds = {"add", "sub", "mul", "add_sub"};
+  // Worked solutions open by restating the question ("Mia has 7 apples and buys 5 more.") before
+  // the equations. Off, a chain of thought is just the equations: far quicker for a tiny model to learn.
+  bool restate_question = true;
 
   template <class V>
   void visit(V& v) {
     v("max_number", max_number);
     v("kinds", kinds);
+    v("restate_question", restate_question);
     v.check(max_number >= 2 && max_number <= 1000000, "max_number", "must be in [2, 1000000]");
     v.check(!kinds.empty(), "kinds", "must name at least one kind");
     for (const auto& kind : kinds)
@@ -70,7 +74,7 @@ struct WorkedSolution {
 std::vector<Problem> generate_problems(const ArithmeticTaskConfig& config, std::size_t count, uint64_t seed);
 
 // A flawless worked solution for `problem` (English chain of thought).
-std::string clean_solution(const Problem& problem);
+std::string clean_solution(const Problem& problem, bool restate_question = true);
 
 std::vector<WorkedSolution> generate_corpus(const ArithmeticTaskConfig& task, const CorpusFlawsConfig& flaws,
                                             std::size_t count, uint64_t seed);

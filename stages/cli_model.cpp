@@ -15,7 +15,7 @@ namespace r1::cli {
 namespace {
 
 struct GenerateOptions {
-  std::string model, prompt, chat_template = "none";
+  std::string model, prompt, chat_template = "auto";
   int64_t n = 1;
   uint64_t seed = 0;
   rollout::SamplingParams params;
@@ -24,7 +24,10 @@ struct GenerateOptions {
 void generate(const GenerateOptions& o) {
   auto loaded = policy::load_pretrained(o.model);
   std::string text = o.prompt;
-  if (o.chat_template != "none") {
+  if (o.chat_template == "auto") {
+    // The template the checkpoint was trained with, if it recorded one.
+    if (loaded.chat_template) text = policy::ChatTemplate(*loaded.chat_template).render(o.prompt);
+  } else if (o.chat_template != "none") {
     policy::TemplateConfig config;
     config.name = o.chat_template;
     text = policy::ChatTemplate(config).render(o.prompt);
@@ -96,7 +99,7 @@ void add_model_commands(CLI::App& app) {
   auto* generate_cmd = app.add_subcommand("generate", "sample completions of a prompt from a model checkpoint (CPU engine); one JSON line per sample");
   generate_cmd->add_option("--model", gen->model, "checkpoint directory (config.json, model.safetensors)")->required();
   generate_cmd->add_option("--prompt", gen->prompt, "prompt text")->required();
-  generate_cmd->add_option("--template", gen->chat_template, "wrap the prompt in a chat template: none, r1_zero, deepseek_r1, chatml")->capture_default_str();
+  generate_cmd->add_option("--template", gen->chat_template, "chat template: auto (the one the checkpoint was trained with, else none), none, r1_zero, deepseek_r1, chatml")->capture_default_str();
   generate_cmd->add_option("--n", gen->n, "samples")->capture_default_str();
   generate_cmd->add_option("--temperature", gen->params.temperature, "0 for greedy")->capture_default_str();
   generate_cmd->add_option("--top-p", gen->params.top_p, "nucleus mass")->capture_default_str();

@@ -81,7 +81,7 @@ StageSummary run_pretrain(RunContext& ctx) {
     }
   }
   ctx.progress().finish();
-  policy::save_pretrained(ctx.model_dir("pretrain").string(), model, tokenizer);
+  policy::save_pretrained(ctx.model_dir("pretrain").string(), model, tokenizer, config.chat_template);
 
   rollout::CpuEngine engine(model, tokenizer);
   auto eval = evaluate(engine, ctx, eval_problems(config));

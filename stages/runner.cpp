@@ -10,6 +10,7 @@
 
 #include "common/config.h"
 #include "common/error.h"
+#include "stages/cpu_threads.h"
 #include "stages/stage.h"
 
 namespace r1::stages {
@@ -40,7 +41,7 @@ void run_pipeline(const RunOptions& options) {
       R1_CHECK(std::find(config.stages.begin(), config.stages.end(), **chosen) != config.stages.end(), "stage '",
                **chosen, "' is not in this config's stages list");
 
-  torch::set_num_threads(int(config.run.threads));
+  configure_cpu_threads(int(config.run.threads), /*blas_threads=*/1);
   const std::string resolved = config::to_yaml(config);
   RunContext ctx(config, resolved);
   write_file_atomically(ctx.dir() / "config.yaml", resolved);

@@ -56,6 +56,7 @@ StageSummary run_zero(RunContext& ctx) {
     for (int64_t i = 0; i < cfg.prompts_per_step; ++i) indices.push_back(order[cursor++ % order.size()]);
     auto scored = sample_and_score(engine, ctx, train, indices, cfg.grpo.group_size, cfg.sampling,
                                    config.run.seed * 7919ULL + uint64_t(step), *reward);
+    const double rollout_seconds = ctx.progress().elapsed_seconds() - step_started;
 
     // Advantages from the group's rewards.
     std::vector<float> reward_values;
@@ -80,6 +81,7 @@ StageSummary run_zero(RunContext& ctx) {
     const double lr = optimizer.current_lr();
     const double grad_norm = optimizer.step();
     engine.refresh_weights();
+    const double learner_seconds = ctx.progress().elapsed_seconds() - step_started - rollout_seconds;
 
     // Traces and metrics.
     std::vector<sampling::TraceRecord> records;
@@ -119,15 +121,17 @@ StageSummary run_zero(RunContext& ctx) {
                     {{"reward", mean_reward / n}, {"accuracy", accuracy / n}, {"format", format / n},
                      {"completion_tokens", tokens / n}, {"kl", terms.kl}, {"policy_loss", terms.policy_loss},
                      {"clip_fraction", terms.clip_fraction}, {"grad_norm", grad_norm}, {"lr", lr},
-                     {"logprob_mismatch", mismatch}, {"step_seconds", step_seconds}});
+                     {"logprob_mismatch", mismatch}, {"step_seconds", step_seconds},
+                     {"rollout_seconds", rollout_seconds}, {"learner_seconds", learner_seconds}});
     ctx.progress().line(format_line(
-        "[zero] step %3lld/%lld  reward %.3f  accuracy %.3f  format %.3f  length %5.1f  kl %.4f  %.1fs",
+        "[zero] step %3lld/%lld  reward %.3f  accuracy %.3f  format %.3f  length %5.1f  kl %.4f  %.1fs "
+        "(rollout %.1fs)",
         (long long)step, (long long)cfg.steps, mean_reward / n, accuracy / n, format / n, tokens / n, terms.kl,
-        step_seconds));
+        step_seconds, rollout_seconds));
     ctx.progress().update(step, format_line("accuracy %.2f", accuracy / n));
   }
   ctx.progress().finish();
-  policy::save_pretrained(ctx.model_dir("zero").string(), policy_model, tokenizer);
+  policy::save_pretrained(ctx.model_dir("zero").string(), policy_model, tokenizer, config.chat_template);
 
   auto after = evaluate(engine, ctx, held_out);
   ctx.progress().line(format_line("[zero] eval after:  accuracy %.3f  format %.3f  length %.1f tokens  (before: %.3f)",

@@ -103,7 +103,7 @@ TEST_CASE("checkpoints round-trip the model exactly; missing or extra tensors ar
   config.vocab_size = ByteTokenizer().vocab_size();
   torch::manual_seed(1);
   CausalLM model(config);
-  save_pretrained(dir.string(), model, ByteTokenizer());
+  save_pretrained(dir.string(), model, ByteTokenizer(), TemplateConfig{"r1_zero", "Think.\n"});
   CHECK(fs::exists(dir / "config.json"));
   CHECK(fs::exists(dir / "tokenizer_config.json"));
   auto loaded = load_pretrained(dir.string());
@@ -111,6 +111,8 @@ TEST_CASE("checkpoints round-trip the model exactly; missing or extra tensors ar
   torch::NoGradGuard no_grad;
   CHECK(torch::equal(model->logits(model->forward(ids).hidden), loaded.model->logits(loaded.model->forward(ids).hidden)));
   CHECK(loaded.tokenizer->kind() == "byte");
+  REQUIRE(loaded.chat_template.has_value());
+  CHECK(loaded.chat_template->system == "Think.\n");
 
   auto tensors = load_safetensors((dir / "model.safetensors").string());
   NamedTensors fewer(tensors.begin(), tensors.end());

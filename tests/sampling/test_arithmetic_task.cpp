@@ -151,6 +151,7 @@ TEST_CASE("clean_solution writes the short regular format") {
   const Problem add{"Mia has 7 apples. She buys 5 more. How many apples does Mia have now?", "12",
                     {{"task", "arithmetic"}, {"kind", "add"}, {"numbers", {7, 5}}}};
   CHECK(clean_solution(add) == "<think>Mia has 7 apples and buys 5 more. 7 + 5 = 12.</think> <answer>12</answer>");
+  CHECK(clean_solution(add, /*restate_question=*/false) == "<think>7 + 5 = 12.</think> <answer>12</answer>");
   const Problem sub{"Tom has 9 marbles. He gives 4 to Ava. How many marbles does Tom have left?", "5",
                     {{"task", "arithmetic"}, {"kind", "sub"}, {"numbers", {9, 4}}}};
   CHECK(clean_solution(sub) == "<think>Tom has 9 marbles and gives away 4. 9 - 4 = 5.</think> <answer>5</answer>");

@@ -77,6 +77,7 @@ TEST_CASE("a short pipeline run writes the resolved config, checkpoints, metrics
   CHECK(fs::exists(dir / "run/zero/model/config.json"));
   CHECK(fs::exists(dir / "run/zero/metrics.jsonl"));
   CHECK(fs::exists(dir / "run/zero/done.json"));
+  CHECK(fs::exists(dir / "run/zero/model/r1_chat_template.json"));
 
   // 2 steps x 2 prompts x 4 samples, every one in the store with its reward components.
   const std::string db = (dir / "run/traces.db").string();
@@ -111,8 +112,8 @@ TEST_CASE("a short pipeline run writes the resolved config, checkpoints, metrics
   const std::string model = run_dir + "/zero/model";
   auto info = r1("model info " + model);
   CHECK(info.exit_code == 0);
-  CHECK(info.output.find("\"n_routed_experts\": 4") != std::string::npos);
-  auto gen = r1("generate --model " + model + " --prompt \"Mia has 3 apples.\" --template r1_zero --n 2 --max-tokens 8 --seed 3");
+  CHECK(info.output.find("\"n_routed_experts\": 8") != std::string::npos);
+  auto gen = r1("generate --model " + model + " --prompt \"Mia has 3 apples.\" --n 2 --max-tokens 8 --seed 3");
   CHECK(gen.exit_code == 0);
   CHECK(std::count(gen.output.begin(), gen.output.end(), '\n') == 2);
   write_text(dir / "ids.jsonl", "{\"ids\": [65, 66, 67, 68]}\n");
