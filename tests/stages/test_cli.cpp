@@ -2,6 +2,7 @@
 // a short real pipeline run whose SQLite traces the stock sqlite3 shell can query, and the tools.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "tests/stages/cli_runner.h"
