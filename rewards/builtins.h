@@ -14,6 +14,11 @@ namespace r1::rewards {
 
 RewardInfo accuracy_reward_info();  // rewards/accuracy.cpp
 RewardInfo format_reward_info();    // rewards/format.cpp
+RewardInfo math_accuracy_reward_info();         // rewards/math_accuracy.cpp
+RewardInfo countdown_reward_info();             // rewards/countdown.cpp
+RewardInfo language_consistency_reward_info();  // rewards/language_consistency.cpp
+RewardInfo overlong_reward_info();              // rewards/overlong.cpp
+RewardInfo repetition_reward_info();            // rewards/repetition.cpp
 
 // UserError unless `options` is null or an object whose keys are all in `allowed`: a misspelt
 // option in YAML should stop the run, not be silently ignored.

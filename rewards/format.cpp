@@ -1,10 +1,14 @@
-// The `format` verifier: is the completion exactly <think>...</think><answer>...</answer>?
+// The `format` verifier: is the completion exactly <think>...</think><answer>...</answer>, each tag
+// once and in order? With option think_opened_by_prompt (for chat templates such as deepseek_r1
+// whose assistant prefix already ends in "<think>\n"), the completion starts inside the thinking:
+// it must hold no <think> of its own, then </think><answer>...</answer>.
 // Plain string search, linear in the completion's length; knows nothing of the answer's meaning.
 #include <array>
 #include <cstddef>
 #include <string>
 #include <string_view>
 
+#include "common/error.h"
 #include "rewards/builtins.h"
 #include "rewards/text.h"
 
@@ -30,16 +34,34 @@ RewardResult verdict(bool passed, std::string reason) {
 
 class FormatReward : public Reward {
  public:
+  explicit FormatReward(bool think_opened_by_prompt)
+      : think_opened_by_prompt_(think_opened_by_prompt) {}
+
   std::string name() const override { return "format"; }
 
   RewardResult score(const RewardInput& input) const override {
-    const std::string_view body = text::trim(input.completion);
+    if (think_opened_by_prompt_) {
+      // Judge it as if the prompt's "<think>" were part of it; a second <think> then shows up as
+      // a repeated tag.
+      return score_body("<think>" + std::string(text::trim(input.completion)));
+    }
+    return score_body(input.completion);
+  }
+
+ private:
+  RewardResult score_body(std::string_view completion) const {
+    const std::string_view body = text::trim(completion);
 
     // Every tag exactly once; name every tag that is missing or repeated, not just the first.
     std::string problems;
     for (std::string_view tag : kTags) {
       const std::size_t times = text::count(body, tag);
       if (times == 1) continue;
+      if (think_opened_by_prompt_ && tag == kThinkOpen) {
+        if (!problems.empty()) problems += "; ";
+        problems += "tag <think> appears in the completion, but the prompt already opened it";
+        continue;
+      }
       if (!problems.empty()) problems += "; ";
       problems += times == 0 ? "missing " + std::string(tag)
                              : "tag " + std::string(tag) + " appears " + std::to_string(times) +
@@ -69,11 +91,20 @@ class FormatReward : public Reward {
     }
     return verdict(true, "");
   }
+
+  bool think_opened_by_prompt_;
 };
 
 std::unique_ptr<Reward> make_format(const nlohmann::json& options) {
-  check_option_keys("format", options, {});
-  return std::make_unique<FormatReward>();
+  check_option_keys("format", options, {"think_opened_by_prompt"});
+  bool think_opened_by_prompt = false;
+  if (options.is_object() && options.contains("think_opened_by_prompt")) {
+    const nlohmann::json& value = options["think_opened_by_prompt"];
+    R1_CHECK(value.is_boolean(), "format option think_opened_by_prompt must be true or false, got ",
+             value.dump());
+    think_opened_by_prompt = value.get<bool>();
+  }
+  return std::make_unique<FormatReward>(think_opened_by_prompt);
 }
 
 }  // namespace

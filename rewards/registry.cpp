@@ -24,6 +24,11 @@ Registry& Registry::global() {
     Registry builtins;
     builtins.add(accuracy_reward_info());
     builtins.add(format_reward_info());
+    builtins.add(math_accuracy_reward_info());
+    builtins.add(countdown_reward_info());
+    builtins.add(language_consistency_reward_info());
+    builtins.add(overlong_reward_info());
+    builtins.add(repetition_reward_info());
     return builtins;
   }();
   return registry;

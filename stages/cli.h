@@ -13,6 +13,11 @@ void add_pipeline_commands(CLI::App& app);  // run, stage, status
 void add_model_commands(CLI::App& app);     // generate, model info|logprobs, tokenize
 void add_reward_commands(CLI::App& app);    // rewards list|score
 void add_trace_commands(CLI::App& app);     // traces list|show|stats
+void add_bench_commands(CLI::App& app);     // bench rollout|learner|rewards
+
+// JSON text for output. Model text is bytes, not always valid UTF-8 (a byte tokenizer can split a
+// character, a sampled byte can be anything): invalid bytes become U+FFFD instead of throwing.
+std::string to_json_text(const nlohmann::json& value, int indent = -1);
 
 // Reads a JSONL file ("-" for stdin) line by line; UserError names the file and line.
 void for_each_jsonl(const std::string& path, const std::function<void(const nlohmann::json&, int64_t line)>& fn);

@@ -31,4 +31,8 @@ void for_each_jsonl(const std::string& path, const std::function<void(const nloh
   }
 }
 
+std::string to_json_text(const nlohmann::json& value, int indent) {
+  return value.dump(indent, ' ', /*ensure_ascii=*/false, nlohmann::json::error_handler_t::replace);
+}
+
 }  // namespace r1::cli

@@ -47,7 +47,7 @@ void generate(const GenerateOptions& o) {
                           {"tokens", sample.token_ids.size()},
                           {"logprob", total},
                           {"finish_reason", rollout::finish_reason_name(sample.finish_reason)}};
-    std::cout << out.dump() << "\n";
+    std::cout << to_json_text(out) << "\n";
   }
 }
 

@@ -47,7 +47,7 @@ void score(const std::string& names, const std::string& input, int threads) {
     nlohmann::json out = {{"reward", result.score}, {"components", result.components},
                           {"outcome", rewards::outcome_name(result.outcome)}};
     if (!result.reason.empty()) out["reason"] = result.reason;
-    std::cout << out.dump() << "\n";
+    std::cout << to_json_text(out) << "\n";
   }
 }
 

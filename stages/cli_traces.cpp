@@ -50,7 +50,7 @@ void list(const TraceOptions& o) {
   sampling::TraceStore store(o.db, /*read_only=*/true);
   auto rows = store.list(o.filter);
   if (o.json) {
-    for (const auto& row : rows) std::cout << to_json(row).dump() << "\n";
+    for (const auto& row : rows) std::cout << to_json_text(to_json(row)) << "\n";
     return;
   }
   std::printf("%8s %-12s %5s %7s %8s %6s  %s\n", "id", "stage", "step", "reward", "adv", "tokens", "completion");
@@ -64,7 +64,7 @@ void show(const TraceOptions& o) {
   auto row = store.get(o.id);
   R1_CHECK(row.has_value(), o.db, ": no trace with id ", o.id);
   if (o.json) {
-    std::cout << to_json(*row).dump(2) << "\n";
+    std::cout << to_json_text(to_json(*row), 2) << "\n";
     return;
   }
   const bool color = isatty(STDOUT_FILENO);

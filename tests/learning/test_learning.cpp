@@ -13,7 +13,7 @@ nlohmann::json summary(const std::filesystem::path& done) {
 }
 }  // namespace
 
-TEST_CASE("zero (GRPO) raises the held-out reward over the pretrained base; accuracy does not fall") {
+TEST_CASE("zero (GRPO) raises held-out accuracy over the pretrained base by at least 0.10") {
   auto dir = fresh_dir("learning");
   const std::string config = std::string(R1_SOURCE_DIR) + "/configs/tiny-zero.yaml";
   auto run = r1("run " + config + " --run-dir " + (dir / "run").string());
@@ -25,14 +25,10 @@ TEST_CASE("zero (GRPO) raises the held-out reward over the pretrained base; accu
   const double accuracy_after = zero["eval_accuracy"].get<double>();
   const double format_before = zero["eval_format_before"].get<double>();
   const double format_after = zero["eval_format"].get<double>();
-  // The reward zero optimises: accuracy + 0.5 * format (configs/tiny-zero.yaml).
-  const double reward_before = accuracy_before + 0.5 * format_before;
-  const double reward_after = accuracy_after + 0.5 * format_after;
   MESSAGE("held-out accuracy " << accuracy_before << " -> " << accuracy_after << ", format " << format_before
-                               << " -> " << format_after << ", reward " << reward_before << " -> " << reward_after);
+                               << " -> " << format_after);
   CHECK(zero["eval_accuracy_before"].get<double>() == doctest::Approx(accuracy_before));  // same model, prompts, seeds
-  CHECK(accuracy_before > 0.15);                 // pretraining taught the task in part
-  CHECK(reward_after >= reward_before + 0.05);   // GRPO raised what it optimises
-  CHECK(format_after >= format_before + 0.08);   // the corpus's missing-tag flaw is trained away
-  CHECK(accuracy_after >= accuracy_before - 0.03);  // without paying for it in accuracy
+  CHECK(accuracy_before > 0.3);                    // pretraining taught the task in part (seed 1: 0.539)
+  CHECK(accuracy_after >= accuracy_before + 0.10);  // GRPO's gain (seed 1: +0.273, seed 2: see README)
+  CHECK(format_after >= format_before + 0.05);     // the corpus's missing-tag flaw is trained away (0.891 -> 0.992)
 }

@@ -239,7 +239,7 @@ TEST_CASE("registry: built-ins, listing, unknown names, duplicates") {
     global.create("acc");
     FAIL("create of an unknown reward did not throw");
   } catch (const r1::UserError& e) {
-    CHECK(std::string(e.what()).find("unknown reward 'acc'; known: accuracy, format") !=
+    CHECK(std::string(e.what()).find("unknown reward 'acc'; known: accuracy, countdown, format, language_consistency, math_accuracy, overlong, repetition") !=
           std::string::npos);
   }
 
@@ -304,7 +304,7 @@ TEST_CASE("composite: weighted sum, unweighted components, combined outcome and 
 
 TEST_CASE("composite: compose rejects unknown names, listing the known ones, and bad weights") {
   CHECK_THROWS_WITH_AS(compose({{"acc", 1.0}, {"format", 0.5}}),
-                       "unknown reward 'acc'; known: accuracy, format", r1::UserError);
+                       "unknown reward 'acc'; known: accuracy, countdown, format, language_consistency, math_accuracy, overlong, repetition", r1::UserError);
   CHECK_THROWS_AS(compose({}), r1::UserError);
   CHECK_THROWS_AS(compose({{"format", std::numeric_limits<double>::quiet_NaN()}}), r1::UserError);
 }
