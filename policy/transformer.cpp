@@ -228,6 +228,10 @@ torch::Tensor CausalLMImpl::logits(const torch::Tensor& hidden) {
   return torch::matmul(hidden, model->embed_tokens->weight.t());
 }
 
+torch::Tensor CausalLMImpl::output_weight() const {
+  return lm_head ? lm_head->weight : model->embed_tokens->weight;
+}
+
 KVCache CausalLMImpl::make_cache(int64_t batch, int64_t capacity) const {
   KVCache cache;
   auto options = model->embed_tokens->weight.options().requires_grad(false);

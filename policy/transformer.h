@@ -115,6 +115,8 @@ class CausalLMImpl : public torch::nn::Module {
                         KVCache* cache = nullptr);
   // Logits of hidden states; callers that need log-probs of long sequences apply it in chunks.
   torch::Tensor logits(const torch::Tensor& hidden);
+  // The [vocab, hidden] matrix logits() multiplies by: lm_head's, or the embeddings when tied.
+  torch::Tensor output_weight() const;
   // An empty cache for `batch` rows of up to `capacity` tokens.
   KVCache make_cache(int64_t batch, int64_t capacity) const;
   const ModelConfig& config() const { return config_; }

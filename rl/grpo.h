@@ -1,49 +1,106 @@
-// GRPO: group-normalised advantages and the clipped-ratio objective with a k3 KL penalty to a
-// frozen reference, as in DeepSeekMath/DeepSeek-R1.
+// The GRPO family of policy objectives, configured from YAML (`<stage>.grpo`):
+//   clipped ratio with separate bounds  [1 - clip_low, 1 + clip_high]   PPO; DAPO's clip-higher
+//   dual clip for negative advantages   loss <= -dual_clip * A          Ye et al. 2020 (dual-clip PPO)
+//   loss aggregation                    seq_mean_token_mean (GRPO), token_mean (DAPO),
+//                                       seq_mean_token_sum (Dr. GRPO: sum / a fixed length)
+//   KL to a reference                   k1 | k2 | k3 estimators (Schulman 2020), in the loss or
+//                                       subtracted from the reward; beta = 0: no reference at all
+//   entropy                             measured always; optional bonus
+//   engine/learner mismatch             truncated importance sampling (Yao et al. 2025, "TIS"):
+//                                       per-token weight min(exp(old - engine), cap)
 #pragma once
 
+#include <string>
+
 #include <torch/torch.h>
+
+#include "rl/advantages.h"
 
 namespace r1::rl {
 
 struct GrpoConfig {
-  int64_t group_size = 8;        // G samples per prompt
-  double clip_eps = 0.2;         // ratio clipped to [1 - eps, 1 + eps]
-  double kl_beta = 0.04;         // weight of the k3 KL estimate to the reference; 0: no reference
-  double advantage_eps = 1e-4;   // added to the group's std before dividing
+  int64_t group_size = 8;       // G samples per prompt
+  AdvantageConfig advantage;
+  double clip_low = 0.2;        // ratio floor 1 - clip_low
+  double clip_high = 0.2;       // ratio ceiling 1 + clip_high (DAPO: 0.28)
+  double dual_clip = 0.0;       // 0: off; c > 1 bounds the loss of a negative-advantage token by -c * A
+  std::string loss_aggregation = "seq_mean_token_mean";  // | token_mean | seq_mean_token_sum
+  int64_t aggregation_length = 0;  // seq_mean_token_sum's constant; 0: the batch's padded completion width
+  double kl_beta = 0.04;        // weight of the KL to the reference; 0: no reference model
+  std::string kl_estimator = "k3";  // k1 | k2 | k3
+  std::string kl_in = "loss";   // loss: a per-token term; reward: beta * sequence KL off each reward
+  double entropy_coef = 0.0;    // > 0: entropy bonus (loss -= coef * mean entropy)
+  double tis_cap = 0.0;         // 0: off; > 0: truncated importance weight on engine samples
+  int64_t logprob_vocab_chunk = 0;  // > 0: the learner's logits built this many vocabulary rows at a time
 
   template <class V>
   void visit(V& v) {
     v("group_size", group_size);
-    v("clip_eps", clip_eps);
+    v("advantage", advantage);
+    v("clip_low", clip_low);
+    v("clip_high", clip_high);
+    v("dual_clip", dual_clip);
+    v("loss_aggregation", loss_aggregation);
+    v("aggregation_length", aggregation_length);
     v("kl_beta", kl_beta);
-    v("advantage_eps", advantage_eps);
+    v("kl_estimator", kl_estimator);
+    v("kl_in", kl_in);
+    v("entropy_coef", entropy_coef);
+    v("tis_cap", tis_cap);
+    v("logprob_vocab_chunk", logprob_vocab_chunk);
     v.check(group_size >= 2, "group_size", "must be >= 2 (advantages compare samples of a group)");
-    v.check(clip_eps > 0 && clip_eps < 1, "clip_eps", "must be in (0, 1)");
+    v.check(clip_low > 0 && clip_low < 1, "clip_low", "must be in (0, 1)");
+    v.check(clip_high > 0, "clip_high", "must be > 0");
+    v.check(dual_clip == 0 || dual_clip > 1, "dual_clip", "must be 0 (off) or > 1");
+    v.check(loss_aggregation == "seq_mean_token_mean" || loss_aggregation == "token_mean" ||
+                loss_aggregation == "seq_mean_token_sum",
+            "loss_aggregation", "must be seq_mean_token_mean, token_mean or seq_mean_token_sum");
+    v.check(aggregation_length >= 0, "aggregation_length", "must be >= 0");
     v.check(kl_beta >= 0, "kl_beta", "must be >= 0");
-    v.check(advantage_eps > 0, "advantage_eps", "must be > 0");
+    v.check(kl_estimator == "k1" || kl_estimator == "k2" || kl_estimator == "k3", "kl_estimator",
+            "must be k1, k2 or k3");
+    v.check(kl_in == "loss" || kl_in == "reward", "kl_in", "must be loss or reward");
+    v.check(entropy_coef >= 0, "entropy_coef", "must be >= 0");
+    v.check(tis_cap >= 0, "tis_cap", "must be >= 0 (0 turns it off)");
+    v.check(logprob_vocab_chunk >= 0, "logprob_vocab_chunk", "must be >= 0 (0: whole vocabulary at once)");
   }
 };
 
-// rewards: [groups * group_size], grouped contiguously. A_i = (r_i - mean_g) / (std_g + eps), with
-// the unbiased std as in the reference implementations; a group whose rewards are all equal gets 0.
-torch::Tensor group_advantages(const torch::Tensor& rewards, int64_t group_size, double eps);
+// Per-token KL(policy || reference) estimates from log-probabilities of sampled tokens:
+// k1 = logp - ref (unbiased, can be negative), k2 = (logp - ref)^2 / 2, k3 = exp(ref - logp) - (ref - logp) - 1.
+torch::Tensor kl_estimate(const torch::Tensor& logprobs, const torch::Tensor& ref_logprobs, const std::string& estimator);
+torch::Tensor k3_kl(const torch::Tensor& logprobs, const torch::Tensor& ref_logprobs);
 
-struct GrpoLossTerms {
-  torch::Tensor loss;        // scalar to minimise
-  double policy_loss = 0.0;  // the clipped surrogate part
-  double kl = 0.0;           // mean k3 estimate over completion tokens
-  double clip_fraction = 0.0;  // share of completion tokens whose ratio was clipped
+// Per-sequence sum of the KL estimate over completion tokens, [batch]: what kl_in = reward
+// subtracts (times beta) from each sample's reward before advantages.
+torch::Tensor sequence_kl(const torch::Tensor& logprobs, const torch::Tensor& ref_logprobs, const torch::Tensor& mask,
+                          const std::string& estimator);
+
+// Everything per token is [batch, length-1], aligned with TokenBatch; advantages are [batch].
+struct GrpoLossInputs {
+  torch::Tensor logprobs;         // the learner's, with grad
+  torch::Tensor old_logprobs;     // the learner's before this batch's first update (detached)
+  torch::Tensor engine_logprobs;  // the sampler's; needed only for tis_cap > 0
+  torch::Tensor ref_logprobs;     // needed only when kl_beta > 0 and kl_in == loss
+  torch::Tensor entropy;          // per-token entropy (with grad for a bonus); may be undefined
+  torch::Tensor advantages;
+  torch::Tensor mask;             // 1 on completion tokens that count (truncated ones may be masked out)
 };
 
-// All [batch, length-1] except advantages [batch]. ref_logprobs may be undefined when kl_beta == 0.
-// Per-token loss -min(r A, clip(r) A) + beta * k3, averaged over each sequence's completion tokens,
-// then over sequences (the original GRPO aggregation).
-GrpoLossTerms grpo_loss(const torch::Tensor& logprobs, const torch::Tensor& old_logprobs,
-                        const torch::Tensor& ref_logprobs, const torch::Tensor& advantages,
-                        const torch::Tensor& mask, const GrpoConfig& config);
+struct GrpoLossTerms {
+  torch::Tensor loss;            // scalar to minimise
+  double policy_loss = 0.0;      // the clipped surrogate part, aggregated like the loss
+  double kl = 0.0;               // mean KL estimate over completion tokens
+  double entropy = 0.0;          // mean entropy over completion tokens
+  double clip_fraction = 0.0;    // share of completion tokens whose ratio was clipped
+  double ratio_max = 1.0;        // largest policy ratio on a completion token
+  double tis_weight_mean = 1.0;  // mean truncated importance weight (1 when off)
+};
 
-// k3 = exp(ref - logp) - (ref - logp) - 1: unbiased, non-negative estimate of KL(policy || ref).
-torch::Tensor k3_kl(const torch::Tensor& logprobs, const torch::Tensor& ref_logprobs);
+GrpoLossTerms grpo_loss(const GrpoLossInputs& in, const GrpoConfig& config);
+
+// Reduces per-token values [batch, length-1] to a scalar by the configured aggregation.
+torch::Tensor aggregate(const torch::Tensor& per_token, const torch::Tensor& mask, const std::string& mode,
+                        int64_t aggregation_length);
 
 }  // namespace r1::rl

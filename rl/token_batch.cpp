@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "common/error.h"
+#include "rl/chunked_logprobs.h"
 
 namespace r1::rl {
 
@@ -38,12 +39,31 @@ TokenBatch pack(const std::vector<TokenSequence>& sequences, int64_t pad_id, boo
   return {ids, mask, old};
 }
 
-TokenLogprobs token_logprobs(policy::CausalLM& model, const torch::Tensor& input_ids) {
+TokenLogprobs token_logprobs(policy::CausalLM& model, const torch::Tensor& input_ids, bool with_entropy,
+                             int64_t vocab_chunk) {
   auto out = model->forward(input_ids.narrow(1, 0, input_ids.size(1) - 1));
   auto targets = input_ids.narrow(1, 1, input_ids.size(1) - 1);
+  if (vocab_chunk > 0) {
+    const auto hidden = out.hidden.reshape({-1, out.hidden.size(-1)});
+    auto chunked = chunked_logprobs(hidden, model->output_weight(), targets.reshape(-1), vocab_chunk);
+    return {chunked.logprobs.view(targets.sizes()), out.aux_loss,
+            with_entropy ? chunked.entropy.view(targets.sizes()) : torch::Tensor()};
+  }
   auto logits = model->logits(out.hidden).to(torch::kFloat32);
-  auto logprobs = torch::log_softmax(logits, -1).gather(-1, targets.unsqueeze(-1)).squeeze(-1);
-  return {logprobs, out.aux_loss};
+  auto all = torch::log_softmax(logits, -1);
+  TokenLogprobs result{all.gather(-1, targets.unsqueeze(-1)).squeeze(-1), out.aux_loss, {}};
+  if (with_entropy) result.entropy = -(all.exp() * all).sum(-1);
+  return result;
+}
+
+LogprobMismatch logprob_mismatch(const torch::Tensor& learner, const torch::Tensor& engine, const torch::Tensor& mask) {
+  torch::NoGradGuard no_grad;
+  auto log_ratio = learner - engine;  // log pi_learner / pi_engine on tokens the engine sampled
+  auto k3 = torch::exp(log_ratio) - log_ratio - 1.0;
+  LogprobMismatch result;
+  result.kl = masked_mean(k3, mask).item<double>();
+  result.max_abs = (log_ratio.abs() * mask).max().item<double>();
+  return result;
 }
 
 torch::Tensor masked_mean(const torch::Tensor& values, const torch::Tensor& mask) {

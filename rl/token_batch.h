@@ -29,9 +29,22 @@ TokenBatch pack(const std::vector<TokenSequence>& sequences, int64_t pad_id, boo
 struct TokenLogprobs {
   torch::Tensor logprobs;  // [batch, length-1]: log p(input_ids[:, t+1] | input_ids[:, :t+1])
   torch::Tensor aux_loss;  // the model's load-balancing loss for this forward
+  torch::Tensor entropy;   // [batch, length-1] entropy of each next-token distribution; only when asked
 };
 
-TokenLogprobs token_logprobs(policy::CausalLM& model, const torch::Tensor& input_ids);
+// vocab_chunk > 0: logits built that many vocabulary entries at a time (rl/chunked_logprobs.h), for
+// large vocabularies; 0: all at once (faster for small ones).
+TokenLogprobs token_logprobs(policy::CausalLM& model, const torch::Tensor& input_ids, bool with_entropy = false,
+                             int64_t vocab_chunk = 0);
+
+// How far the engine's logprobs are from the learner's on the same tokens: mean k3 KL estimate of
+// KL(engine || learner) and max |difference|, over masked positions. ~0 for the CPU engine (same
+// modules, same dtype); the number that says whether TIS correction is needed with another engine.
+struct LogprobMismatch {
+  double kl = 0.0;
+  double max_abs = 0.0;
+};
+LogprobMismatch logprob_mismatch(const torch::Tensor& learner, const torch::Tensor& engine, const torch::Tensor& mask);
 
 // Mean of `values` over masked positions (0 when the mask is empty).
 torch::Tensor masked_mean(const torch::Tensor& values, const torch::Tensor& mask);

@@ -149,8 +149,10 @@ nlohmann::json bench_learner(const BenchOptions& o) {
   const double aux_coef = model->config().router_aux_loss_coef;
 
   const double step_seconds = best_seconds(o.repeats, [&] {
-    auto current = rl::token_logprobs(model, batch.input_ids);
-    auto terms = rl::grpo_loss(current.logprobs, batch.old_logprobs, {}, advantages, batch.loss_mask, grpo);
+    auto current = rl::token_logprobs(model, batch.input_ids, /*with_entropy=*/true);
+    auto terms = rl::grpo_loss({current.logprobs, current.logprobs.detach(), batch.old_logprobs, {}, current.entropy,
+                                advantages, batch.loss_mask},
+                               grpo);
     (terms.loss + aux_coef * current.aux_loss).backward();
     optimizer.step();
   });

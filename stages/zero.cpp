@@ -6,6 +6,7 @@
 
 #include "policy/checkpoint.h"
 #include "rewards/registry.h"
+#include "rl/advantages.h"
 #include "rl/grpo.h"
 #include "rl/optimizer.h"
 #include "rl/token_batch.h"
@@ -58,11 +59,6 @@ StageSummary run_zero(RunContext& ctx) {
                                    config.run.seed * 7919ULL + uint64_t(step), *reward);
     const double rollout_seconds = ctx.progress().elapsed_seconds() - step_started;
 
-    // Advantages from the group's rewards.
-    std::vector<float> reward_values;
-    for (const auto& item : scored) reward_values.push_back(float(item.reward.score));
-    auto advantages = rl::group_advantages(torch::tensor(reward_values), cfg.grpo.group_size, cfg.grpo.advantage_eps);
-
     std::vector<rl::TokenSequence> sequences;
     for (const auto& item : scored) sequences.push_back({item.prompt_ids, item.sample.token_ids, item.sample.logprobs});
     auto batch = rl::pack(sequences, tokenizer.pad_id());
@@ -71,12 +67,24 @@ StageSummary run_zero(RunContext& ctx) {
       torch::NoGradGuard no_grad;
       ref_logprobs = rl::token_logprobs(reference, batch.input_ids).logprobs;
     }
-    auto current = rl::token_logprobs(policy_model, batch.input_ids);
-    auto terms = rl::grpo_loss(current.logprobs, batch.old_logprobs, ref_logprobs, advantages, batch.loss_mask, cfg.grpo);
+
+    // Advantages from the group's rewards (less beta * the sample's KL when kl_in = reward).
+    std::vector<float> reward_values;
+    for (const auto& item : scored) reward_values.push_back(float(item.reward.score));
+    auto rewards_tensor = torch::tensor(reward_values);
+    if (reference && cfg.grpo.kl_in == "reward")
+      rewards_tensor -= cfg.grpo.kl_beta *
+                        rl::sequence_kl(batch.old_logprobs, ref_logprobs, batch.loss_mask, cfg.grpo.kl_estimator);
+    auto advantages = rl::compute_advantages(rewards_tensor, cfg.grpo.group_size, cfg.grpo.advantage);
+
+    auto current = rl::token_logprobs(policy_model, batch.input_ids, /*with_entropy=*/true, cfg.grpo.logprob_vocab_chunk);
+    // One update per batch: the learner's own logprobs before it are the ratio's denominator (so the
+    // ratio is exactly 1); the engine's logprobs enter only through the TIS weight and the mismatch.
+    rl::GrpoLossInputs inputs{current.logprobs, current.logprobs.detach(), batch.old_logprobs, ref_logprobs,
+                              current.entropy,  advantages,                batch.loss_mask};
+    auto terms = rl::grpo_loss(inputs, cfg.grpo);
     auto loss = terms.loss + aux_coef * current.aux_loss;
-    // Engine vs learner on the same tokens and weights: should be ~0 (same modules, same dtype).
-    const double mismatch =
-        rl::masked_mean((current.logprobs.detach() - batch.old_logprobs).abs(), batch.loss_mask).item<double>();
+    const auto mismatch = rl::logprob_mismatch(current.logprobs.detach(), batch.old_logprobs, batch.loss_mask);
     loss.backward();
     const double lr = optimizer.current_lr();
     const double grad_norm = optimizer.step();
@@ -121,7 +129,8 @@ StageSummary run_zero(RunContext& ctx) {
                     {{"reward", mean_reward / n}, {"accuracy", accuracy / n}, {"format", format / n},
                      {"completion_tokens", tokens / n}, {"kl", terms.kl}, {"policy_loss", terms.policy_loss},
                      {"clip_fraction", terms.clip_fraction}, {"grad_norm", grad_norm}, {"lr", lr},
-                     {"logprob_mismatch", mismatch}, {"step_seconds", step_seconds},
+                     {"entropy", terms.entropy},
+                     {"mismatch_kl", mismatch.kl}, {"mismatch_max_abs", mismatch.max_abs}, {"step_seconds", step_seconds},
                      {"rollout_seconds", rollout_seconds}, {"learner_seconds", learner_seconds}});
     ctx.progress().line(format_line(
         "[zero] step %3lld/%lld  reward %.3f  accuracy %.3f  format %.3f  length %5.1f  kl %.4f  %.1fs "

@@ -1,4 +1,4 @@
-// GRPO math against hand-computed values; packing; the optimiser's schedule; SFT learns.
+// Packing; the optimiser's schedule; SFT learns. (The objectives: test_objectives.cpp.)
 #include "tests/doctest_torch.h"
 
 #include <cmath>
@@ -9,58 +9,6 @@
 #include "rl/token_batch.h"
 
 using namespace r1;
-
-TEST_CASE("group advantages: (r - mean) / (std + eps) per group; equal rewards give 0") {
-  auto rewards = torch::tensor({1.0f, 0.0f, 0.0f, 1.0f, 0.5f, 0.5f, 0.5f, 0.5f});
-  auto adv = rl::group_advantages(rewards, 4, 1e-4);
-  const double std = std::sqrt(1.0 / 3.0);  // unbiased std of {1,0,0,1}
-  CHECK(adv[0].item<double>() == doctest::Approx(0.5 / (std + 1e-4)));
-  CHECK(adv[1].item<double>() == doctest::Approx(-0.5 / (std + 1e-4)));
-  for (int i = 4; i < 8; ++i) CHECK(adv[i].item<double>() == 0.0);
-}
-
-TEST_CASE("k3 is zero for equal distributions and matches its formula otherwise") {
-  auto logp = torch::tensor({-1.0f, -2.0f});
-  auto ref = torch::tensor({-1.0f, -1.5f});
-  auto kl = rl::k3_kl(logp, ref);
-  CHECK(kl[0].item<double>() == doctest::Approx(0.0));
-  CHECK(kl[1].item<double>() == doctest::Approx(std::exp(0.5) - 0.5 - 1.0));
-}
-
-TEST_CASE("GRPO loss: on-policy value, clipping stops the gradient, sequence-mean aggregation") {
-  // Two sequences; seq 0 has 2 completion tokens, seq 1 has 1.
-  auto mask = torch::tensor({{1.0f, 1.0f}, {1.0f, 0.0f}});
-  auto old = torch::tensor({{-1.0f, -2.0f}, {-1.0f, 0.0f}});
-  auto adv = torch::tensor({1.0f, -2.0f});
-  rl::GrpoConfig config;
-  config.kl_beta = 0;
-  auto logp = old.clone().requires_grad_(true);
-  auto terms = rl::grpo_loss(logp, old, {}, adv, mask, config);
-  // ratio 1 everywhere: per-token loss -A; seq means -1 and 2; batch mean 0.5.
-  CHECK(terms.loss.item<double>() == doctest::Approx(0.5));
-  terms.loss.backward();
-  // d/dlogp of -A*ratio at ratio 1 is -A, divided by tokens per sequence and by 2 sequences.
-  CHECK(logp.grad()[0][0].item<double>() == doctest::Approx(-0.25));
-  CHECK(logp.grad()[1][0].item<double>() == doctest::Approx(1.0));
-  CHECK(logp.grad()[1][1].item<double>() == doctest::Approx(0.0));  // masked
-
-  // ratio e^0.5 > 1 + eps with A > 0: clipped, no gradient through the ratio.
-  auto moved = (old + 0.5).detach().requires_grad_(true);
-  auto clipped = rl::grpo_loss(moved, old, {}, adv, mask, config);
-  clipped.loss.backward();
-  CHECK(moved.grad()[0][0].item<double>() == doctest::Approx(0.0));
-  // A < 0 and ratio > 1 + eps: min picks the unclipped term, which keeps its gradient.
-  CHECK(moved.grad()[1][0].item<double>() > 0.0);
-  CHECK(clipped.clip_fraction == doctest::Approx(1.0));
-
-  // With a reference: loss adds beta * mean k3.
-  config.kl_beta = 0.1;
-  auto ref = old - 0.3;
-  auto with_kl = rl::grpo_loss(old, old, ref, adv, mask, config);
-  const double k3 = std::exp(-0.3) + 0.3 - 1.0;
-  CHECK(with_kl.kl == doctest::Approx(k3).epsilon(1e-4));
-  CHECK(with_kl.loss.item<double>() == doctest::Approx(0.5 + 0.1 * k3).epsilon(1e-4));
-}
 
 TEST_CASE("pack aligns targets: the mask covers completion tokens, old logprobs sit at their targets") {
   std::vector<rl::TokenSequence> seqs = {{{10, 11, 12}, {20, 21}, {-0.5f, -0.25f}}, {{10}, {30}, {-1.0f}}};

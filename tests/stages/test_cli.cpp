@@ -52,9 +52,9 @@ TEST_CASE("malformed configs: one clear message naming file, line and key; exit 
   CHECK(syntax.exit_code == 2);
   CHECK(syntax.output.find("syntax.yaml:") != std::string::npos);
 
-  auto bad_set = r1("run " + kConfig + " --set zero.grpo.clip_eps=2");
+  auto bad_set = r1("run " + kConfig + " --set zero.grpo.clip_low=2");
   CHECK(bad_set.exit_code == 2);
-  CHECK(bad_set.output.find("--set zero.grpo.clip_eps=2") != std::string::npos);
+  CHECK(bad_set.output.find("--set zero.grpo.clip_low=2") != std::string::npos);
 
   auto bad_stage = r1("run " + kConfig + " --set stages=[pretrain,zer0] --run-dir " + (dir / "run").string());
   CHECK(bad_stage.exit_code == 2);
