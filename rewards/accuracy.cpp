@@ -164,7 +164,9 @@ std::unique_ptr<Reward> make_accuracy(const nlohmann::json& options) {
 RewardInfo accuracy_reward_info() {
   return {"accuracy",
           "1 if the integer in the last <answer> after </think> equals the reference, else 0",
-          make_accuracy};
+          make_accuracy,
+          {{"max_answer_chars", std::to_string(kDefaultMaxAnswerChars),
+            "longest answer or reference (in characters) that is read; longer answers fail"}}};
 }
 
 }  // namespace r1::rewards

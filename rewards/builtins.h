@@ -19,10 +19,16 @@ RewardInfo countdown_reward_info();             // rewards/countdown.cpp
 RewardInfo language_consistency_reward_info();  // rewards/language_consistency.cpp
 RewardInfo overlong_reward_info();              // rewards/overlong.cpp
 RewardInfo repetition_reward_info();            // rewards/repetition.cpp
+RewardInfo http_reward_info();                  // rewards/http_reward.cpp
+RewardInfo command_reward_info();               // rewards/command_reward.cpp
 
 // UserError unless `options` is null or an object whose keys are all in `allowed`: a misspelt
 // option in YAML should stop the run, not be silently ignored.
 void check_option_keys(const std::string& reward, const nlohmann::json& options,
                        std::initializer_list<const char*> allowed);
+
+// options[key] when present (UserError unless an integer in [low, high]), else `fallback`.
+long long integer_option(const std::string& reward, const nlohmann::json& options, const char* key,
+                         long long fallback, long long low, long long high);
 
 }  // namespace r1::rewards

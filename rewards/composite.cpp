@@ -1,5 +1,6 @@
 // A weighted sum of rewards that is itself a Reward, and compose() that builds one from names.
 #include <cmath>
+#include <cstddef>
 #include <set>
 #include <utility>
 
@@ -30,13 +31,15 @@ std::string Composite::name() const {
   return joined;
 }
 
-RewardResult Composite::score(const RewardInput& input) const {
+RewardResult Composite::combine(const std::vector<RewardResult>& part_results) const {
+  R1_ASSERT(part_results.size() == parts_.size(), "combine got ", part_results.size(),
+            " results for ", parts_.size(), " parts");
   RewardResult total;
   bool any_error = false;
   bool any_fail = false;
-  for (const WeightedReward& part : parts_) {
-    // Guarded per part: one throwing part is that part's error, and the others are still shown.
-    RewardResult result = score_guarded(*part.reward, input);
+  for (std::size_t index = 0; index < parts_.size(); ++index) {
+    const WeightedReward& part = parts_[index];
+    const RewardResult& result = part_results[index];
     total.score += part.weight * result.score;
     total.components[part.name] = result.score;
     // A part's own finer components (other than its headline one) are kept, namespaced by part.
@@ -45,6 +48,7 @@ RewardResult Composite::score(const RewardInput& input) const {
     }
     any_error = any_error || result.outcome == Outcome::error;
     any_fail = any_fail || result.outcome == Outcome::fail;
+    if (total.failure == Failure::none) total.failure = result.failure;
     if (!result.reason.empty()) {
       if (!total.reason.empty()) total.reason += "; ";
       total.reason += part.name + ": " + result.reason;
@@ -52,6 +56,30 @@ RewardResult Composite::score(const RewardInput& input) const {
   }
   total.outcome = any_error ? Outcome::error : any_fail ? Outcome::fail : Outcome::pass;
   return total;
+}
+
+RewardResult Composite::score(const RewardInput& input) const {
+  std::vector<RewardResult> part_results;
+  part_results.reserve(parts_.size());
+  // Guarded per part: one throwing part is that part's error, and the others are still shown.
+  for (const WeightedReward& part : parts_) part_results.push_back(score_guarded(*part.reward, input));
+  return combine(part_results);
+}
+
+std::vector<RewardResult> Composite::score_many(std::span<const RewardInput> inputs) const {
+  std::vector<std::vector<RewardResult>> by_part;
+  by_part.reserve(parts_.size());
+  for (const WeightedReward& part : parts_) by_part.push_back(score_many_guarded(*part.reward, inputs));
+  std::vector<RewardResult> totals;
+  totals.reserve(inputs.size());
+  std::vector<RewardResult> part_results(parts_.size());
+  for (std::size_t item = 0; item < inputs.size(); ++item) {
+    for (std::size_t part = 0; part < parts_.size(); ++part) {
+      part_results[part] = std::move(by_part[part][item]);
+    }
+    totals.push_back(combine(part_results));
+  }
+  return totals;
 }
 
 std::unique_ptr<Composite> compose(const std::map<std::string, double>& weights,

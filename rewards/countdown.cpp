@@ -280,7 +280,10 @@ std::unique_ptr<Reward> make_countdown(const nlohmann::json& options) {
 RewardInfo countdown_reward_info() {
   return {"countdown",
           "1 if the <answer> expression uses the given numbers at most once each and equals the target, else 0",
-          make_countdown};
+          make_countdown,
+          {{"max_answer_chars", std::to_string(kDefaultMaxAnswerChars),
+            "longest expression (in characters) that is parsed; longer answers fail"},
+           {"use_all_numbers", "false", "each given number must be used exactly once (TinyZero)"}}};
 }
 
 }  // namespace r1::rewards

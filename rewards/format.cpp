@@ -111,7 +111,9 @@ std::unique_ptr<Reward> make_format(const nlohmann::json& options) {
 
 RewardInfo format_reward_info() {
   return {"format", "1 if the completion is exactly <think>...</think> <answer>...</answer>, else 0",
-          make_format};
+          make_format,
+          {{"think_opened_by_prompt", "false",
+            "the chat template's assistant prefix already opens <think> (e.g. deepseek_r1)"}}};
 }
 
 }  // namespace r1::rewards

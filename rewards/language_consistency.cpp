@@ -215,7 +215,11 @@ std::unique_ptr<Reward> make_language_consistency(const nlohmann::json& options)
 RewardInfo language_consistency_reward_info() {
   return {"language_consistency",
           "share of the chain of thought's words in the target language (option language, default en)",
-          make_language_consistency};
+          make_language_consistency,
+          {{"language", "en", std::string("target language of the chain of thought: ") +
+                                  supported_languages()},
+           {"word_lists_dir", kDefaultWordListDir, "directory of the word lists (Debian w* packages)"},
+           {"empty_score", "1", "score of a chain of thought with no words, in [0, 1]"}}};
 }
 
 }  // namespace r1::rewards

@@ -144,7 +144,11 @@ std::unique_ptr<Reward> make_math_accuracy(const nlohmann::json& options) {
 RewardInfo math_accuracy_reward_info() {
   return {"math_accuracy",
           "1 if the final answer (\\boxed{}, <answer> or ####) is mathematically equivalent to the reference, else 0",
-          make_math_accuracy};
+          make_math_accuracy,
+          {{"extract", "[boxed, answer_tag, gsm8k]",
+            "where the final answer may be written, in order of preference"},
+           {"max_answer_chars", std::to_string(kDefaultMaxAnswerChars),
+            "longest answer (in characters) that is parsed; longer answers fail"}}};
 }
 
 }  // namespace r1::rewards

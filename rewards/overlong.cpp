@@ -95,7 +95,11 @@ std::unique_ptr<Reward> make_overlong(const nlohmann::json& options) {
 RewardInfo overlong_reward_info() {
   return {"overlong",
           "DAPO soft overlong penalty: 0 up to max_length - buffer, linear to -1 at max_length, -1 beyond",
-          make_overlong};
+          make_overlong,
+          {{"max_length", std::to_string(kDefaultMaxLength),
+            "length scored -1 (tokens when metadata has num_tokens, else code points)"},
+           {"buffer", std::to_string(kDefaultBuffer) + " (max_length / 5 when only max_length is set)",
+            "length before max_length over which the penalty grows from 0 to -1"}}};
 }
 
 }  // namespace r1::rewards

@@ -1,4 +1,4 @@
-// The reward registry: name -> factory, the global instance holding the built-ins, outcome names.
+// The reward registry: name -> factory, and the global instance holding the built-ins.
 #include "rewards/registry.h"
 
 #include <utility>
@@ -7,15 +7,6 @@
 #include "rewards/builtins.h"
 
 namespace r1::rewards {
-
-const char* outcome_name(Outcome outcome) {
-  switch (outcome) {
-    case Outcome::pass: return "pass";
-    case Outcome::fail: return "fail";
-    case Outcome::error: return "error";
-  }
-  return "unknown";
-}
 
 Registry& Registry::global() {
   // A function-local static is initialised exactly once even when first used from several
@@ -29,6 +20,8 @@ Registry& Registry::global() {
     builtins.add(language_consistency_reward_info());
     builtins.add(overlong_reward_info());
     builtins.add(repetition_reward_info());
+    builtins.add(http_reward_info());
+    builtins.add(command_reward_info());
     return builtins;
   }();
   return registry;
@@ -81,6 +74,17 @@ void check_option_keys(const std::string& reward, const nlohmann::json& options,
     R1_FAIL("reward '", reward, "' has no option '", key, "'; its options: ",
             names.empty() ? "(none)" : names);
   }
+}
+
+long long integer_option(const std::string& reward, const nlohmann::json& options, const char* key,
+                         long long fallback, long long low, long long high) {
+  if (!options.is_object() || !options.contains(key)) return fallback;
+  const nlohmann::json& value = options[key];
+  R1_CHECK(value.is_number_integer() && value.get<long long>() >= low &&
+               value.get<long long>() <= high,
+           reward, " option ", key, " must be an integer in [", low, ", ", high, "], got ",
+           value.dump());
+  return value.get<long long>();
 }
 
 }  // namespace r1::rewards

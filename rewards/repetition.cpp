@@ -109,7 +109,9 @@ std::unique_ptr<Reward> make_repetition(const nlohmann::json& options) {
 RewardInfo repetition_reward_info() {
   return {"repetition",
           "-(share of repeated word n-grams) * max_penalty, in [-max_penalty, 0]; options n (3), max_penalty (1)",
-          make_repetition};
+          make_repetition,
+          {{"n", std::to_string(kDefaultN), "words per n-gram, in [1, 32]"},
+           {"max_penalty", "1", "score when every n-gram repeats; the score is in [-max_penalty, 0]"}}};
 }
 
 }  // namespace r1::rewards

