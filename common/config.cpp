@@ -120,6 +120,47 @@ std::string describe(const YAML::Node& node) {
   return "a map";
 }
 
+nlohmann::json yaml_to_json(const YAML::Node& node) {
+  if (!node.IsDefined() || node.IsNull()) return nullptr;
+  if (node.IsSequence()) {
+    auto array = nlohmann::json::array();
+    for (const auto& item : node) array.push_back(yaml_to_json(item));
+    return array;
+  }
+  if (node.IsMap()) {
+    auto object = nlohmann::json::object();
+    for (const auto& item : node) object[item.first.Scalar()] = yaml_to_json(item.second);
+    return object;
+  }
+  const std::string& text = node.Scalar();
+  if (node.Tag() == "!") return text;  // quoted: a string whatever it looks like
+  if (text == "true" || text == "True" || text == "TRUE") return true;
+  if (text == "false" || text == "False" || text == "FALSE") return false;
+  std::int64_t integer = 0;
+  if (parse_integer(text, integer) == Parsed::ok) return integer;
+  double number = 0;
+  if (parse_float(text, number) == Parsed::ok) return number;
+  return text;
+}
+
+YAML::Node json_to_yaml(const nlohmann::json& value) {
+  if (value.is_null()) return YAML::Node(YAML::NodeType::Null);
+  if (value.is_object()) {
+    YAML::Node node(YAML::NodeType::Map);
+    for (const auto& [key, item] : value.items()) node[key] = json_to_yaml(item);
+    return node;
+  }
+  if (value.is_array()) {
+    YAML::Node node(YAML::NodeType::Sequence);
+    for (const auto& item : value) node.push_back(json_to_yaml(item));
+    return node;
+  }
+  if (value.is_string()) return YAML::Node(value.get<std::string>());
+  if (value.is_boolean()) return YAML::Node(value.get<bool>());
+  if (value.is_number_integer()) return YAML::Node(value.get<std::int64_t>());
+  return YAML::Node(format_float(value.get<double>()));
+}
+
 }  // namespace detail
 
 // ---- Document -------------------------------------------------------------------------------------

@@ -35,6 +35,7 @@
 #include <type_traits>
 #include <vector>
 
+#include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
 
 #include "common/error.h"
@@ -81,6 +82,10 @@ enum class Parsed { ok, invalid, out_of_range };
 Parsed parse_integer_text(std::string_view text, bool& negative, std::uint64_t& magnitude);
 // How a node reads in an error message: "'abc'", "a list", "a map", "nothing".
 std::string describe(const YAML::Node& node);
+// Free-form settings (a field of type nlohmann::json, e.g. a reward's plug-in options) as JSON:
+// scalars become true/false, integers, numbers or strings, as YAML 1.2's core schema reads them.
+nlohmann::json yaml_to_json(const YAML::Node& node);
+YAML::Node json_to_yaml(const nlohmann::json& value);
 
 template <class T>
 Parsed parse_integer(std::string_view text, T& out) {
@@ -238,7 +243,9 @@ void Reader::convert(const Document& doc, const YAML::Node& node, const std::str
     Reader nested(doc, node, path);
     out.visit(nested);
     nested.finish();
-  } else if constexpr (std::is_same_v<T, std::string>) {
+  } else if constexpr (std::is_same_v<T, nlohmann::json>) {  // before the containers: json is one too
+    out = detail::yaml_to_json(node);
+} else if constexpr (std::is_same_v<T, std::string>) {
     if (!node.IsScalar()) fail(doc, node, path, "expected a string, got " + detail::describe(node));
     out = node.Scalar();
   } else if constexpr (std::is_same_v<T, bool>) {
@@ -295,7 +302,9 @@ YAML::Node Writer::encode(const T& value) {
     Writer nested;
     const_cast<T&>(value).visit(nested);  // a Writer only reads the fields
     return nested.node();
-  } else if constexpr (std::is_floating_point_v<T>) {
+  } else if constexpr (std::is_same_v<T, nlohmann::json>) {
+    return detail::json_to_yaml(value);
+} else if constexpr (std::is_floating_point_v<T>) {
     return YAML::Node(detail::format_float(value));
   } else if constexpr (std::is_same_v<T, std::string> || std::is_arithmetic_v<T>) {
     return YAML::Node(value);

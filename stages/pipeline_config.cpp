@@ -23,4 +23,14 @@ PipelineConfig load_pipeline_config(const std::string& path, const std::vector<s
   return doc.bind<PipelineConfig>();
 }
 
+rewards::ScoringOptions RewardScoringConfig::options(int threads) const {
+  rewards::ScoringOptions options;
+  options.threads = threads;
+  options.timeout = std::chrono::milliseconds(timeout_ms);
+  options.on_failure = on_failure == "stop" ? rewards::FailurePolicy::stop : rewards::FailurePolicy::zero;
+  options.batch_size = std::size_t(batch_size);
+  options.max_abandoned = int(max_abandoned);
+  return options;
+}
+
 }  // namespace r1::stages

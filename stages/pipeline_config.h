@@ -9,6 +9,7 @@
 #include "policy/chat_template.h"
 #include "policy/model_config.h"
 #include "rl/grpo.h"
+#include "rewards/scoring.h"
 #include "rl/optimizer.h"
 #include "rollout/engine.h"
 #include "sampling/arithmetic_task.h"
@@ -74,6 +75,27 @@ struct PretrainConfig {
   }
 };
 
+// How an RL stage scores: the time limit per reward call and what a failed call does (rewards/scoring.h).
+struct RewardScoringConfig {
+  int64_t timeout_ms = 0;            // 0: no limit (built-in rule rewards); set it for plug-ins
+  std::string on_failure = "zero";   // zero: the sample scores 0, counted in reward_failures; stop: end the run
+  int64_t batch_size = 16;           // items per call (an http plug-in: per request)
+  int64_t max_abandoned = 8;         // calls left over their limit in one batch before the rest are skipped
+
+  template <class V>
+  void visit(V& v) {
+    v("timeout_ms", timeout_ms);
+    v("on_failure", on_failure);
+    v("batch_size", batch_size);
+    v("max_abandoned", max_abandoned);
+    v.check(timeout_ms >= 0, "timeout_ms", "must be >= 0 (0: no limit)");
+    v.check(on_failure == "zero" || on_failure == "stop", "on_failure", "must be zero or stop");
+    v.check(batch_size >= 1, "batch_size", "must be >= 1");
+    v.check(max_abandoned >= 0, "max_abandoned", "must be >= 0");
+  }
+  rewards::ScoringOptions options(int threads) const;
+};
+
 // `zero`: R1-Zero — GRPO from the base model with rule rewards only.
 struct ZeroConfig {
   std::string init_from = "pretrain";  // a stage of this run, or a checkpoint directory
@@ -83,7 +105,9 @@ struct ZeroConfig {
   rl::GrpoConfig grpo;
   rollout::SamplingParams sampling;
   rl::OptimizerConfig optimizer;
-  std::map<std::string, double> rewards = {{"accuracy", 1.0}, {"format", 0.5}};  // name -> weight
+  // name: weight, or name: {weight, reward: REGISTERED_NAME, ...its options} (plug-ins: http, command)
+  nlohmann::json rewards = {{"accuracy", 1.0}, {"format", 0.5}};
+  RewardScoringConfig reward_scoring;
 
   template <class V>
   void visit(V& v) {
@@ -95,10 +119,12 @@ struct ZeroConfig {
     v("sampling", sampling);
     v("optimizer", optimizer);
     v("rewards", rewards);
+    v("reward_scoring", reward_scoring);
     v.check(steps >= 1, "steps", "must be >= 1");
     v.check(prompts_per_step >= 1, "prompts_per_step", "must be >= 1");
     v.check(num_train_prompts >= prompts_per_step, "num_train_prompts", "must be >= prompts_per_step");
-    v.check(!rewards.empty(), "rewards", "must name at least one reward");
+    v.check(rewards.is_object() && !rewards.empty(), "rewards",
+            "must be a map naming at least one reward (name: weight, or name: {weight, reward, ...options})");
   }
 };
 

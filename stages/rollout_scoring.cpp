@@ -7,11 +7,11 @@
 
 namespace r1::stages {
 
-std::vector<ScoredSample> sample_and_score(rollout::Engine& engine, const RunContext& ctx,
-                                           const std::vector<sampling::Problem>& problems,
-                                           const std::vector<int64_t>& indices, int64_t num_samples,
-                                           const rollout::SamplingParams& params, uint64_t seed,
-                                           const rewards::Reward& reward) {
+ScoredSamples sample_and_score(rollout::Engine& engine, const RunContext& ctx,
+                               const std::vector<sampling::Problem>& problems, const std::vector<int64_t>& indices,
+                               int64_t num_samples, const rollout::SamplingParams& params, uint64_t seed,
+                               const std::shared_ptr<const rewards::Reward>& reward,
+                               const rewards::ScoringOptions& scoring) {
   const auto& tokenizer = ctx.tokenizer();
   std::vector<rollout::GenerationRequest> requests;
   for (int64_t index : indices) {
@@ -42,9 +42,9 @@ std::vector<ScoredSample> sample_and_score(rollout::Engine& engine, const RunCon
       scored.push_back(std::move(item));
     }
   }
-  auto scores = rewards::score_batch(reward, inputs, int(ctx.config().run.threads));
-  for (std::size_t i = 0; i < scored.size(); ++i) scored[i].reward = std::move(scores[i]);
-  return scored;
+  auto scores = rewards::score_batch(reward, std::move(inputs), scoring);
+  for (std::size_t i = 0; i < scored.size(); ++i) scored[i].reward = std::move(scores.results[i]);
+  return {std::move(scored), std::move(scores.summary)};
 }
 
 std::vector<sampling::Problem> eval_problems(const PipelineConfig& config) {
@@ -53,11 +53,15 @@ std::vector<sampling::Problem> eval_problems(const PipelineConfig& config) {
 
 EvalResult evaluate(rollout::Engine& engine, const RunContext& ctx, const std::vector<sampling::Problem>& problems) {
   const auto& eval = ctx.config().eval;
-  auto reward = rewards::compose({{"accuracy", 1.0}, {"format", 1.0}});
+  std::shared_ptr<const rewards::Reward> reward = rewards::compose({{"accuracy", 1.0}, {"format", 1.0}});
   std::vector<int64_t> indices(problems.size());
   std::iota(indices.begin(), indices.end(), 0);
+  rewards::ScoringOptions scoring;  // built-in rule rewards: no limit; a failure is a bug, so stop
+  scoring.threads = int(ctx.config().run.threads);
+  scoring.on_failure = rewards::FailurePolicy::stop;
   auto scored = sample_and_score(engine, ctx, problems, indices, eval.samples_per_prompt, eval.sampling,
-                                 /*seed=*/0xe7a1, *reward);
+                                 /*seed=*/0xe7a1, reward, scoring)
+                    .samples;
   EvalResult result;
   for (const auto& item : scored) {
     result.accuracy += item.reward.components.at("accuracy");

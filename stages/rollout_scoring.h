@@ -2,9 +2,11 @@
 // Shared by the RL stages and evaluation; holds no math.
 #pragma once
 
+#include <memory>
 #include <vector>
 
 #include "rewards/reward.h"
+#include "rewards/scoring.h"
 #include "rollout/engine.h"
 #include "sampling/arithmetic_task.h"
 #include "stages/run_context.h"
@@ -21,13 +23,19 @@ struct ScoredSample {
   rewards::RewardResult reward;
 };
 
-// Samples `num_samples` completions for each problem in `indices` and scores them. Request seeds are
-// derived from `seed` and the prompt index, so a sample is reproducible on its own.
-std::vector<ScoredSample> sample_and_score(rollout::Engine& engine, const RunContext& ctx,
-                                           const std::vector<sampling::Problem>& problems,
-                                           const std::vector<int64_t>& indices, int64_t num_samples,
-                                           const rollout::SamplingParams& params, uint64_t seed,
-                                           const rewards::Reward& reward);
+struct ScoredSamples {
+  std::vector<ScoredSample> samples;
+  rewards::ScoringSummary scoring;  // failures (crashes, timeouts) per reward, for the metrics
+};
+
+// Samples `num_samples` completions for each problem in `indices` and scores them under `scoring`'s
+// threads, time limit and failure policy. Request seeds are derived from `seed` and the prompt index,
+// so a sample is reproducible on its own.
+ScoredSamples sample_and_score(rollout::Engine& engine, const RunContext& ctx,
+                               const std::vector<sampling::Problem>& problems, const std::vector<int64_t>& indices,
+                               int64_t num_samples, const rollout::SamplingParams& params, uint64_t seed,
+                               const std::shared_ptr<const rewards::Reward>& reward,
+                               const rewards::ScoringOptions& scoring);
 
 struct EvalResult {
   double accuracy = 0.0;     // share of samples whose answer is correct

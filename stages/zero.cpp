@@ -4,6 +4,7 @@
 #include <numeric>
 #include <random>
 
+#include "common/error.h"
 #include "policy/checkpoint.h"
 #include "rewards/registry.h"
 #include "rl/advantages.h"
@@ -32,7 +33,13 @@ StageSummary run_zero(RunContext& ctx) {
     for (auto& p : reference->parameters()) p.set_requires_grad(false);
   }
   rollout::CpuEngine engine(policy_model, tokenizer);
-  auto reward = rewards::compose(cfg.rewards);
+  std::shared_ptr<const rewards::Reward> reward;
+  try {
+    reward = rewards::compose_from_json(cfg.rewards);
+  } catch (const UserError& e) {
+    R1_FAIL("zero.rewards: ", e.what());
+  }
+  const auto scoring = cfg.reward_scoring.options(int(config.run.threads));
   rl::Optimizer optimizer(policy_model->parameters(), cfg.optimizer, cfg.steps);
   const double aux_coef = policy_model->config().router_aux_loss_coef;
 
@@ -55,8 +62,9 @@ StageSummary run_zero(RunContext& ctx) {
     const double step_started = ctx.progress().elapsed_seconds();
     std::vector<int64_t> indices;
     for (int64_t i = 0; i < cfg.prompts_per_step; ++i) indices.push_back(order[cursor++ % order.size()]);
-    auto scored = sample_and_score(engine, ctx, train, indices, cfg.grpo.group_size, cfg.sampling,
-                                   config.run.seed * 7919ULL + uint64_t(step), *reward);
+    auto [scored, scoring_summary] = sample_and_score(engine, ctx, train, indices, cfg.grpo.group_size,
+                                                      cfg.sampling, config.run.seed * 7919ULL + uint64_t(step),
+                                                      reward, scoring);
     const double rollout_seconds = ctx.progress().elapsed_seconds() - step_started;
 
     std::vector<rl::TokenSequence> sequences;
@@ -131,7 +139,8 @@ StageSummary run_zero(RunContext& ctx) {
                      {"clip_fraction", terms.clip_fraction}, {"grad_norm", grad_norm}, {"lr", lr},
                      {"entropy", terms.entropy},
                      {"mismatch_kl", mismatch.kl}, {"mismatch_max_abs", mismatch.max_abs}, {"step_seconds", step_seconds},
-                     {"rollout_seconds", rollout_seconds}, {"learner_seconds", learner_seconds}});
+                     {"rollout_seconds", rollout_seconds},
+                     {"reward_failures", double(scoring_summary.failures())}, {"learner_seconds", learner_seconds}});
     ctx.progress().line(format_line(
         "[zero] step %3lld/%lld  reward %.3f  accuracy %.3f  format %.3f  length %5.1f  kl %.4f  %.1fs "
         "(rollout %.1fs)",

@@ -1,0 +1,99 @@
+// Reward plug-ins in a real `zero` run: the example command program and the example HTTP service
+// (examples/) score every sample beside the built-in accuracy reward, and their scores land in the
+// trace store as their own components.
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "tests/stages/cli_runner.h"
+
+namespace {
+
+const std::string kConfig = std::string(R1_SOURCE_DIR) + "/configs/tiny-zero.yaml";
+const std::string kTinyRun =
+    " --set pretrain.steps=20 --set pretrain.corpus_size=200 --set pretrain.log_every=10"
+    " --set zero.steps=2 --set zero.prompts_per_step=2 --set zero.grpo.group_size=4"
+    " --set eval.num_prompts=4 --set eval.samples_per_prompt=2 --set zero.reward_scoring.timeout_ms=10000"
+    " --set zero.reward_scoring.on_failure=stop";
+
+// Samples of the zero stage that carry a component `name`, read back with the stock sqlite3 shell.
+int64_t samples_with_component(const std::filesystem::path& db, const std::string& name) {
+  auto out = run_command("sqlite3 " + db.string() +
+                         " \"select count(*) from samples s join sample_rewards r on r.sample_id = s.id"
+                         " where s.stage = 'zero' and r.name = '" + name + "'\"");
+  REQUIRE(out.exit_code == 0);
+  return std::stoll(out.output);
+}
+
+// The example HTTP service, started in the background on a free port; killed when this goes.
+class BackgroundService {
+ public:
+  BackgroundService(const std::string& program, const std::filesystem::path& log) {
+    auto started = run_command(program + " 0 > " + log.string() + " 2>&1 & echo $!");
+    pid_ = std::stoi(started.output);
+    for (int i = 0; i < 200 && url_.empty(); ++i) {  // up to 10 s for "listening on URL"
+      std::ifstream in(log);
+      std::string line;
+      if (std::getline(in, line) && line.rfind("listening on ", 0) == 0) url_ = line.substr(13);
+      if (url_.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  ~BackgroundService() { kill(pid_, SIGKILL); }
+  const std::string& url() const { return url_; }
+
+ private:
+  int pid_ = 0;
+  std::string url_;
+};
+
+}  // namespace
+
+#if defined(R1_EXAMPLE_COMMAND_REWARD) && defined(R1_EXAMPLE_HTTP_REWARD)
+TEST_CASE("zero runs with a command reward and an http reward beside the built-in one") {
+  auto dir = fresh_dir("plugins");
+  BackgroundService service(R1_EXAMPLE_HTTP_REWARD, dir / "service.log");
+  REQUIRE(!service.url().empty());
+  const std::string url = service.url();
+
+  const std::string rewards = std::string("{accuracy: 1.0, shell_judge: {weight: 0.5, reward: command, command: [") +
+                              R1_EXAMPLE_COMMAND_REWARD + "]}, web_judge: {weight: 0.5, reward: http, url: '" +
+                              url + "'}}";
+  auto run = r1("run " + kConfig + kTinyRun + " --set \"zero.rewards=" + rewards + "\" --run-dir " +
+                (dir / "run").string());
+  INFO(run.output);
+  REQUIRE(run.exit_code == 0);
+  // 2 steps x 2 prompts x 4 samples, each scored by both plug-ins.
+  CHECK(samples_with_component(dir / "run/traces.db", "shell_judge") == 16);
+  CHECK(samples_with_component(dir / "run/traces.db", "web_judge") == 16);
+  CHECK(samples_with_component(dir / "run/traces.db", "accuracy") == 16);
+  // Both judge "does the answer contain the reference": they agree on every sample.
+  auto disagree = run_command("sqlite3 " + (dir / "run/traces.db").string() +
+                              " \"select count(*) from sample_rewards a join sample_rewards b on a.sample_id ="
+                              " b.sample_id where a.name = 'shell_judge' and b.name = 'web_judge' and a.value != b.value\"");
+  CHECK(std::stoll(disagree.output) == 0);
+}
+
+TEST_CASE("a plug-in that cannot run stops the run under on_failure: stop, naming the reward") {
+  auto dir = fresh_dir("plugins_stop");
+  auto run = r1("run " + kConfig + kTinyRun +
+                " --set \"zero.rewards={accuracy: 1.0, judge: {reward: http, url: 'http://127.0.0.1:9/score',"
+                " attempts: 1}}\" --run-dir " + (dir / "run").string());
+  CHECK(run.exit_code == 1);  // a runtime failure, not bad input
+  CHECK(run.output.find("judge") != std::string::npos);
+}
+#else
+TEST_CASE("plug-in rewards in a zero run") { MESSAGE("skipped: the examples were not built with the tests"); }
+#endif
+
+TEST_CASE("a malformed reward entry is a config error naming zero.rewards") {
+  auto dir = fresh_dir("plugins_bad");
+  auto run = r1("run " + kConfig + kTinyRun + " --set \"zero.rewards={accuracy: 1.0, judge: {reward: nosuch}}\"" +
+                " --run-dir " + (dir / "run").string());
+  CHECK(run.exit_code == 2);
+  CHECK(run.output.find("zero.rewards") != std::string::npos);
+  CHECK(run.output.find("nosuch") != std::string::npos);
+}
