@@ -77,20 +77,7 @@ std::optional<std::string> canonical_integer(std::string_view written) {
   return negative ? "-" + digits : digits;
 }
 
-RewardResult verdict(bool passed, std::string reason) {
-  RewardResult result;
-  result.score = passed ? 1.0 : 0.0;
-  result.components["accuracy"] = result.score;
-  result.outcome = passed ? Outcome::pass : Outcome::fail;
-  result.reason = std::move(reason);
-  return result;
-}
-
-RewardResult cannot_judge(std::string reason) {
-  RewardResult result = verdict(false, std::move(reason));
-  result.outcome = Outcome::error;
-  return result;
-}
+constexpr std::string_view kComponent = "accuracy";  // the component each verdict is recorded under
 
 class AccuracyReward : public Reward {
  public:
@@ -102,13 +89,13 @@ class AccuracyReward : public Reward {
     // The reference first: if it is unusable, no completion can be judged against it.
     std::string_view reference = text::trim(input.reference);
     if (reference.size() > max_answer_chars_) {
-      return cannot_judge("reference has " + std::to_string(reference.size()) +
+      return cannot_judge(kComponent, "reference has " + std::to_string(reference.size()) +
                           " characters, more than max_answer_chars=" +
                           std::to_string(max_answer_chars_));
     }
     std::optional<std::string> expected = canonical_integer(reference);
     if (!expected) {
-      return cannot_judge("reference " + text::quoted(reference) + " is not a single integer");
+      return cannot_judge(kComponent, "reference " + text::quoted(reference) + " is not a single integer");
     }
 
     // Only what follows the chain of thought is the answer; an <answer> drafted while thinking
@@ -123,24 +110,24 @@ class AccuracyReward : public Reward {
         answer_close == std::string_view::npos ? region.rfind(kAnswerOpen)
                                                : region.rfind(kAnswerOpen, answer_close);
     if (answer_open == std::string_view::npos) {
-      return verdict(false, after_think ? "no <answer> tag after </think>" : "no <answer> tag");
+      return binary_verdict(kComponent, false, after_think ? "no <answer> tag after </think>" : "no <answer> tag");
     }
-    if (answer_close == std::string_view::npos) return verdict(false, "<answer> is never closed");
+    if (answer_close == std::string_view::npos) return binary_verdict(kComponent, false, "<answer> is never closed");
 
     const std::size_t content_begin = answer_open + kAnswerOpen.size();
     std::string_view answer =
         text::trim(region.substr(content_begin, answer_close - content_begin));
-    if (answer.empty()) return verdict(false, "empty <answer>");
+    if (answer.empty()) return binary_verdict(kComponent, false, "empty <answer>");
     // Bounded work and no reward for dumping long text into the answer.
     if (answer.size() > max_answer_chars_) {
-      return verdict(false, "answer has " + std::to_string(answer.size()) +
+      return binary_verdict(kComponent, false, "answer has " + std::to_string(answer.size()) +
                                 " characters, more than max_answer_chars=" +
                                 std::to_string(max_answer_chars_));
     }
     std::optional<std::string> given = canonical_integer(answer);
-    if (!given) return verdict(false, "not a single integer: " + text::quoted(answer));
-    if (*given != *expected) return verdict(false, "answer " + *given + " != " + *expected);
-    return verdict(true, "");
+    if (!given) return binary_verdict(kComponent, false, "not a single integer: " + text::quoted(answer));
+    if (*given != *expected) return binary_verdict(kComponent, false, "answer " + *given + " != " + *expected);
+    return binary_verdict(kComponent, true, "");
   }
 
  private:

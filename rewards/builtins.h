@@ -5,6 +5,7 @@
 
 #include <initializer_list>
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -21,6 +22,11 @@ RewardInfo overlong_reward_info();              // rewards/overlong.cpp
 RewardInfo repetition_reward_info();            // rewards/repetition.cpp
 RewardInfo http_reward_info();                  // rewards/http_reward.cpp
 RewardInfo command_reward_info();               // rewards/command_reward.cpp
+
+// A yes/no verdict: score 1 or 0, recorded as `component`, outcome pass or fail, and why.
+RewardResult binary_verdict(std::string_view component, bool passed, std::string reason);
+// Score 0 with outcome error: the reward could not judge (no answer found, a malformed reference).
+RewardResult cannot_judge(std::string_view component, std::string reason);
 
 // UserError unless `options` is null or an object whose keys are all in `allowed`: a misspelt
 // option in YAML should stop the run, not be silently ignored.

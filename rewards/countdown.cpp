@@ -153,20 +153,7 @@ class CountdownExpression {
   std::optional<BigInt> claimed_;
 };
 
-RewardResult verdict(bool passed, std::string reason) {
-  RewardResult result;
-  result.score = passed ? 1.0 : 0.0;
-  result.components["countdown"] = result.score;
-  result.outcome = passed ? Outcome::pass : Outcome::fail;
-  result.reason = std::move(reason);
-  return result;
-}
-
-RewardResult cannot_judge(std::string reason) {
-  RewardResult result = verdict(false, std::move(reason));
-  result.outcome = Outcome::error;
-  return result;
-}
+constexpr std::string_view kComponent = "countdown";  // the component each verdict is recorded under
 
 // A JSON integer (or an integral float, as some generators write 24.0) as a BigInt.
 std::optional<BigInt> json_integer(const nlohmann::json& value) {
@@ -203,23 +190,23 @@ class CountdownReward : public Reward {
   RewardResult score(const RewardInput& input) const override {
     const nlohmann::json& metadata = input.metadata;
     if (!metadata.is_object() || !metadata.contains("numbers") || !metadata["numbers"].is_array()) {
-      return cannot_judge("metadata has no \"numbers\" list");
+      return cannot_judge(kComponent, "metadata has no \"numbers\" list");
     }
     std::map<BigInt, int> available;  // number -> how many times it may still be used
     for (const nlohmann::json& number : metadata["numbers"]) {
       std::optional<BigInt> value = json_integer(number);
-      if (!value) return cannot_judge("metadata \"numbers\" holds " + number.dump() + ", not an integer");
+      if (!value) return cannot_judge(kComponent, "metadata \"numbers\" holds " + number.dump() + ", not an integer");
       ++available[*value];
     }
     std::optional<Rational> target = target_of(input);
-    if (!target) return cannot_judge("no integer target in metadata \"target\" or the reference");
+    if (!target) return cannot_judge(kComponent, "no integer target in metadata \"target\" or the reference");
 
     std::optional<std::string_view> tagged = text::last_answer_tag(text::after_think(input.completion));
-    if (!tagged) return verdict(false, "no <answer>...</answer> after the thinking");
+    if (!tagged) return binary_verdict(kComponent, false, "no <answer>...</answer> after the thinking");
     const std::string_view answer = text::trim(*tagged);
-    if (answer.empty()) return verdict(false, "empty answer");
+    if (answer.empty()) return binary_verdict(kComponent, false, "empty answer");
     if (answer.size() > config_.max_answer_chars) {
-      return verdict(false, "answer has " + std::to_string(answer.size()) +
+      return binary_verdict(kComponent, false, "answer has " + std::to_string(answer.size()) +
                                 " characters, more than max_answer_chars=" +
                                 std::to_string(config_.max_answer_chars));
     }
@@ -229,27 +216,27 @@ class CountdownReward : public Reward {
     try {
       value = expression.evaluate_all();
     } catch (const ExpressionError& error) {
-      return verdict(false, "not an arithmetic expression of the numbers: " + error.reason);
+      return binary_verdict(kComponent, false, "not an arithmetic expression of the numbers: " + error.reason);
     }
     for (const BigInt& used : expression.numbers_used()) {
       auto found = available.find(used);
-      if (found == available.end()) return verdict(false, "uses " + used.str() + ", which is not among the numbers");
-      if (found->second == 0) return verdict(false, "uses " + used.str() + " more often than given");
+      if (found == available.end()) return binary_verdict(kComponent, false, "uses " + used.str() + ", which is not among the numbers");
+      if (found->second == 0) return binary_verdict(kComponent, false, "uses " + used.str() + " more often than given");
       --found->second;
     }
     if (config_.use_all_numbers) {
       for (const auto& [number, left] : available) {
-        if (left > 0) return verdict(false, "does not use " + number.str());
+        if (left > 0) return binary_verdict(kComponent, false, "does not use " + number.str());
       }
     }
     const std::optional<BigInt>& claimed = expression.claimed_result();
     if (claimed && Rational(*claimed) != *target) {
-      return verdict(false, "claims " + claimed->str() + " but the target is " + to_string(*target));
+      return binary_verdict(kComponent, false, "claims " + claimed->str() + " but the target is " + to_string(*target));
     }
     if (value != *target) {
-      return verdict(false, "evaluates to " + to_string(value) + ", not " + to_string(*target));
+      return binary_verdict(kComponent, false, "evaluates to " + to_string(value) + ", not " + to_string(*target));
     }
-    return verdict(true, "");
+    return binary_verdict(kComponent, true, "");
   }
 
  private:

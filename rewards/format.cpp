@@ -23,14 +23,7 @@ constexpr std::string_view kAnswerClose = "</answer>";
 constexpr std::array<std::string_view, 4> kTags = {kThinkOpen, kThinkClose, kAnswerOpen,
                                                    kAnswerClose};
 
-RewardResult verdict(bool passed, std::string reason) {
-  RewardResult result;
-  result.score = passed ? 1.0 : 0.0;
-  result.components["format"] = result.score;
-  result.outcome = passed ? Outcome::pass : Outcome::fail;
-  result.reason = std::move(reason);
-  return result;
-}
+constexpr std::string_view kComponent = "format";  // the component each verdict is recorded under
 
 class FormatReward : public Reward {
  public:
@@ -67,29 +60,29 @@ class FormatReward : public Reward {
                              : "tag " + std::string(tag) + " appears " + std::to_string(times) +
                                    " times";
     }
-    if (!problems.empty()) return verdict(false, problems);
+    if (!problems.empty()) return binary_verdict(kComponent, false, problems);
 
     const std::size_t think_open = body.find(kThinkOpen);
     const std::size_t think_close = body.find(kThinkClose);
     const std::size_t answer_open = body.find(kAnswerOpen);
     const std::size_t answer_close = body.find(kAnswerClose);
     if (!(think_open < think_close && think_close < answer_open && answer_open < answer_close)) {
-      return verdict(false, "tags out of order: expected <think>, </think>, <answer>, </answer>");
+      return binary_verdict(kComponent, false, "tags out of order: expected <think>, </think>, <answer>, </answer>");
     }
-    if (think_open != 0) return verdict(false, "text before <think>");
+    if (think_open != 0) return binary_verdict(kComponent, false, "text before <think>");
     const std::size_t gap_begin = think_close + kThinkClose.size();
     if (!text::is_blank(body.substr(gap_begin, answer_open - gap_begin))) {
-      return verdict(false, "text between </think> and <answer>");
+      return binary_verdict(kComponent, false, "text between </think> and <answer>");
     }
     const std::size_t answer_begin = answer_open + kAnswerOpen.size();
     if (text::is_blank(body.substr(answer_begin, answer_close - answer_begin))) {
-      return verdict(false, "empty answer");
+      return binary_verdict(kComponent, false, "empty answer");
     }
     // body is trimmed, so anything after </answer> is non-whitespace text.
     if (answer_close + kAnswerClose.size() != body.size()) {
-      return verdict(false, "text after </answer>");
+      return binary_verdict(kComponent, false, "text after </answer>");
     }
-    return verdict(true, "");
+    return binary_verdict(kComponent, true, "");
   }
 
   bool think_opened_by_prompt_;

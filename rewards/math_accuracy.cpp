@@ -30,20 +30,7 @@ struct MathAccuracyConfig {
   std::size_t max_answer_chars = kDefaultMaxAnswerChars;
 };
 
-RewardResult verdict(bool passed, std::string reason) {
-  RewardResult result;
-  result.score = passed ? 1.0 : 0.0;
-  result.components["math_accuracy"] = result.score;
-  result.outcome = passed ? Outcome::pass : Outcome::fail;
-  result.reason = std::move(reason);
-  return result;
-}
-
-RewardResult cannot_judge(std::string reason) {
-  RewardResult result = verdict(false, std::move(reason));
-  result.outcome = Outcome::error;
-  return result;
-}
+constexpr std::string_view kComponent = "math_accuracy";  // the component each verdict is recorded under
 
 std::string too_long(std::string_view what, std::size_t size, std::size_t limit) {
   return std::string(what) + " has " + std::to_string(size) +
@@ -58,9 +45,9 @@ class MathAccuracyReward : public Reward {
 
   RewardResult score(const RewardInput& input) const override {
     const std::string_view reference = reference_answer(input.reference);
-    if (reference.empty()) return cannot_judge("empty reference");
+    if (reference.empty()) return cannot_judge(kComponent, "empty reference");
     if (reference.size() > config_.max_answer_chars) {
-      return cannot_judge(too_long("reference", reference.size(), config_.max_answer_chars));
+      return cannot_judge(kComponent, too_long("reference", reference.size(), config_.max_answer_chars));
     }
 
     // Every answer stated after the thinking, in every configured form; the last answer of the
@@ -72,7 +59,7 @@ class MathAccuracyReward : public Reward {
     for (AnswerSource source : config_.sources) {
       std::vector<std::string_view> found = find_answers(region, source, kMaxAnswersPerSource);
       if (found.size() > kMaxAnswersPerSource) {
-        return verdict(false, "more than " + std::to_string(kMaxAnswersPerSource) + " " +
+        return binary_verdict(kComponent, false, "more than " + std::to_string(kMaxAnswersPerSource) + " " +
                                   answer_source_name(source) + " answers");
       }
       for (std::string_view answer : found) answers.push_back(strip_answer_phrase(answer));
@@ -81,11 +68,11 @@ class MathAccuracyReward : public Reward {
         chose = true;
       }
     }
-    if (answers.empty()) return cannot_judge("no answer found");
-    if (chosen.empty()) return verdict(false, "empty answer");
+    if (answers.empty()) return cannot_judge(kComponent, "no answer found");
+    if (chosen.empty()) return binary_verdict(kComponent, false, "empty answer");
     for (std::string_view answer : answers) {
       if (answer.size() > config_.max_answer_chars) {
-        return verdict(false, too_long("answer", answer.size(), config_.max_answer_chars));
+        return binary_verdict(kComponent, false, too_long("answer", answer.size(), config_.max_answer_chars));
       }
     }
 
@@ -93,15 +80,15 @@ class MathAccuracyReward : public Reward {
     for (std::string_view other : answers) {
       if (other.data() == chosen.data() && other.size() == chosen.size()) continue;
       if (!math::equivalent(math::read_answer(other), given)) {
-        return verdict(false, "several different answers: " + text::quoted(other) + " and " +
+        return binary_verdict(kComponent, false, "several different answers: " + text::quoted(other) + " and " +
                                   text::quoted(chosen));
       }
     }
     if (!math::equivalent(given, math::read_answer(reference))) {
-      return verdict(false, "answer " + text::quoted(chosen) + " != reference " +
+      return binary_verdict(kComponent, false, "answer " + text::quoted(chosen) + " != reference " +
                                 text::quoted(reference));
     }
-    return verdict(true, "");
+    return binary_verdict(kComponent, true, "");
   }
 
  private:

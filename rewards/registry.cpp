@@ -60,6 +60,21 @@ std::vector<RewardInfo> Registry::list() const {
   return infos;
 }
 
+RewardResult binary_verdict(std::string_view component, bool passed, std::string reason) {
+  RewardResult result;
+  result.score = passed ? 1.0 : 0.0;
+  result.components[std::string(component)] = result.score;
+  result.outcome = passed ? Outcome::pass : Outcome::fail;
+  result.reason = std::move(reason);
+  return result;
+}
+
+RewardResult cannot_judge(std::string_view component, std::string reason) {
+  RewardResult result = binary_verdict(component, false, std::move(reason));
+  result.outcome = Outcome::error;
+  return result;
+}
+
 void check_option_keys(const std::string& reward, const nlohmann::json& options,
                        std::initializer_list<const char*> allowed) {
   if (options.is_null()) return;
