@@ -73,13 +73,14 @@ GrpoLossTerms grpo_loss(const GrpoLossInputs& in, const GrpoConfig& config) {
   GrpoLossTerms terms;
   terms.loss = aggregate(per_token, mask, config.loss_aggregation, config.aggregation_length);
   torch::NoGradGuard no_grad;
-  const double total_tokens = std::max(1.0, mask.sum().item<double>());
+  const double masked_tokens = mask.sum().item<double>();
+  const double total_tokens = std::max(1.0, masked_tokens);
   auto token_mean = [&](const torch::Tensor& values) { return (values * mask).sum().item<double>() / total_tokens; };
   terms.policy_loss = aggregate(policy_term, mask, config.loss_aggregation, config.aggregation_length).item<double>();
   if (kl.defined()) terms.kl = token_mean(kl);
   if (in.entropy.defined()) terms.entropy = token_mean(in.entropy);
   terms.clip_fraction = token_mean((unclipped != clipped).to(torch::kFloat32));
-  terms.ratio_max = mask.sum().item<double>() > 0 ? ratio.masked_select(mask > 0).max().item<double>() : 1.0;
+  terms.ratio_max = masked_tokens > 0 ? ratio.masked_select(mask > 0).max().item<double>() : 1.0;
   if (tis_weight.defined()) terms.tis_weight_mean = token_mean(tis_weight);
   return terms;
 }

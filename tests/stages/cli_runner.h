@@ -39,3 +39,11 @@ inline void write_text(const std::filesystem::path& path, const std::string& tex
   std::ofstream out(path);
   out << text;
 }
+
+// The demo config, and overrides that shrink it to a run small enough for a unit test: a few
+// optimiser steps of each stage.
+inline const std::string kDemoConfig = std::string(R1_SOURCE_DIR) + "/configs/tiny-zero.yaml";
+inline const std::string kTinyRun =
+    " --set pretrain.steps=20 --set pretrain.corpus_size=200 --set pretrain.log_every=10"
+    " --set zero.steps=2 --set zero.prompts_per_step=2 --set zero.grpo.group_size=4"
+    " --set eval.num_prompts=4 --set eval.samples_per_prompt=2";

@@ -9,15 +9,6 @@
 
 namespace fs = std::filesystem;
 
-namespace {
-const std::string kConfig = std::string(R1_SOURCE_DIR) + "/configs/tiny-zero.yaml";
-// A run small enough for a unit test: a few optimiser steps of each stage.
-const std::string kTinyRun =
-    " --set pretrain.steps=20 --set pretrain.corpus_size=200 --set pretrain.log_every=10"
-    " --set zero.steps=2 --set zero.prompts_per_step=2 --set zero.grpo.group_size=4"
-    " --set eval.num_prompts=4 --set eval.samples_per_prompt=2";
-}  // namespace
-
 TEST_CASE("help for r1 and every subcommand") {
   auto top = r1("--help");
   CHECK(top.exit_code == 0);
@@ -52,11 +43,11 @@ TEST_CASE("malformed configs: one clear message naming file, line and key; exit 
   CHECK(syntax.exit_code == 2);
   CHECK(syntax.output.find("syntax.yaml:") != std::string::npos);
 
-  auto bad_set = r1("run " + kConfig + " --set zero.grpo.clip_low=2");
+  auto bad_set = r1("run " + kDemoConfig + " --set zero.grpo.clip_low=2");
   CHECK(bad_set.exit_code == 2);
   CHECK(bad_set.output.find("--set zero.grpo.clip_low=2") != std::string::npos);
 
-  auto bad_stage = r1("run " + kConfig + " --set stages=[pretrain,zer0] --run-dir " + (dir / "run").string());
+  auto bad_stage = r1("run " + kDemoConfig + " --set stages=[pretrain,zer0] --run-dir " + (dir / "run").string());
   CHECK(bad_stage.exit_code == 2);
   CHECK(bad_stage.output.find("unknown stage 'zer0'") != std::string::npos);
 
@@ -68,7 +59,7 @@ TEST_CASE("malformed configs: one clear message naming file, line and key; exit 
 TEST_CASE("a short pipeline run writes the resolved config, checkpoints, metrics and SQLite traces") {
   auto dir = fresh_dir("cli_run");
   const auto run_dir = (dir / "run").string();
-  auto run = r1("run " + kConfig + kTinyRun + " --run-dir " + run_dir);
+  auto run = r1("run " + kDemoConfig + kTinyRun + " --run-dir " + run_dir);
   INFO(run.output);
   REQUIRE(run.exit_code == 0);
   CHECK(run.output.find("[zero] step   2/2") != std::string::npos);
@@ -101,7 +92,7 @@ TEST_CASE("a short pipeline run writes the resolved config, checkpoints, metrics
   CHECK(show.output.find("reference") != std::string::npos);
 
   // A second run resumes: both stages are done, so both are skipped.
-  auto again = r1("run " + kConfig + kTinyRun + " --run-dir " + run_dir);
+  auto again = r1("run " + kDemoConfig + kTinyRun + " --run-dir " + run_dir);
   CHECK(again.exit_code == 0);
   CHECK(again.output.find("[pretrain] finished earlier") != std::string::npos);
   CHECK(again.output.find("[zero] finished earlier") != std::string::npos);

@@ -13,12 +13,9 @@
 
 namespace {
 
-const std::string kConfig = std::string(R1_SOURCE_DIR) + "/configs/tiny-zero.yaml";
-const std::string kTinyRun =
-    " --set pretrain.steps=20 --set pretrain.corpus_size=200 --set pretrain.log_every=10"
-    " --set zero.steps=2 --set zero.prompts_per_step=2 --set zero.grpo.group_size=4"
-    " --set eval.num_prompts=4 --set eval.samples_per_prompt=2 --set zero.reward_scoring.timeout_ms=10000"
-    " --set zero.reward_scoring.on_failure=stop";
+// The tiny run, with plug-in limits: a failed call ends the run, so a test cannot pass on zeros.
+const std::string kPluginRun =
+    kDemoConfig + kTinyRun + " --set zero.reward_scoring.timeout_ms=10000 --set zero.reward_scoring.on_failure=stop";
 
 // Samples of the zero stage that carry a component `name`, read back with the stock sqlite3 shell.
 int64_t samples_with_component(const std::filesystem::path& db, const std::string& name) {
@@ -62,7 +59,7 @@ TEST_CASE("zero runs with a command reward and an http reward beside the built-i
   const std::string rewards = std::string("{accuracy: 1.0, shell_judge: {weight: 0.5, reward: command, command: [") +
                               R1_EXAMPLE_COMMAND_REWARD + "]}, web_judge: {weight: 0.5, reward: http, url: '" +
                               url + "'}}";
-  auto run = r1("run " + kConfig + kTinyRun + " --set \"zero.rewards=" + rewards + "\" --run-dir " +
+  auto run = r1("run " + kPluginRun + " --set \"zero.rewards=" + rewards + "\" --run-dir " +
                 (dir / "run").string());
   INFO(run.output);
   REQUIRE(run.exit_code == 0);
@@ -79,7 +76,7 @@ TEST_CASE("zero runs with a command reward and an http reward beside the built-i
 
 TEST_CASE("a plug-in that cannot run stops the run under on_failure: stop, naming the reward") {
   auto dir = fresh_dir("plugins_stop");
-  auto run = r1("run " + kConfig + kTinyRun +
+  auto run = r1("run " + kPluginRun +
                 " --set \"zero.rewards={accuracy: 1.0, judge: {reward: http, url: 'http://127.0.0.1:9/score',"
                 " attempts: 1}}\" --run-dir " + (dir / "run").string());
   CHECK(run.exit_code == 1);  // a runtime failure, not bad input
@@ -91,7 +88,7 @@ TEST_CASE("plug-in rewards in a zero run") { MESSAGE("skipped: the examples were
 
 TEST_CASE("a malformed reward entry is a config error naming zero.rewards") {
   auto dir = fresh_dir("plugins_bad");
-  auto run = r1("run " + kConfig + kTinyRun + " --set \"zero.rewards={accuracy: 1.0, judge: {reward: nosuch}}\"" +
+  auto run = r1("run " + kPluginRun + " --set \"zero.rewards={accuracy: 1.0, judge: {reward: nosuch}}\"" +
                 " --run-dir " + (dir / "run").string());
   CHECK(run.exit_code == 2);
   CHECK(run.output.find("zero.rewards") != std::string::npos);
