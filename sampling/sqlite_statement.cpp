@@ -65,7 +65,12 @@ bool SqliteStatement::step() {
 }
 
 void SqliteStatement::run() {
-  while (step()) {
+  try {
+    while (step()) {
+    }
+  } catch (...) {
+    reset();  // a failed statement must be reset before it can run again (the error stays readable
+    throw;    // through sqlite3_extended_errcode, which reset sets to the same code)
   }
   reset();
 }
@@ -99,7 +104,9 @@ void sqlite_exec(sqlite3* db, const char* sql) {
   R1_ASSERT(rc == SQLITE_OK, "`", sql, "` failed: ", text);
 }
 
-SqliteTransaction::SqliteTransaction(sqlite3* db) : db_(db) { sqlite_exec(db_, "BEGIN IMMEDIATE"); }
+SqliteTransaction::SqliteTransaction(sqlite3* db, Kind kind) : db_(db) {
+  sqlite_exec(db_, kind == Kind::write ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED");
+}
 
 SqliteTransaction::~SqliteTransaction() {
   // Never throws from a destructor: a failed ROLLBACK means SQLite already rolled back itself.

@@ -51,11 +51,14 @@ class SqliteStatement {
 // Runs SQL that takes no values (PRAGMAs, DDL, BEGIN/COMMIT).
 void sqlite_exec(sqlite3* db, const char* sql);
 
-// BEGIN IMMEDIATE on construction (take the write lock up front, so a concurrent writer waits on
-// busy_timeout instead of failing mid-transaction); ROLLBACK unless commit() was called.
+// Kind::write: BEGIN IMMEDIATE on construction (take the write lock up front, so a concurrent
+// writer waits on busy_timeout instead of failing mid-transaction). Kind::read: BEGIN DEFERRED, for
+// several queries that must see one snapshot (WAL: while a writer commits). ROLLBACK unless commit()
+// was called.
 class SqliteTransaction {
  public:
-  explicit SqliteTransaction(sqlite3* db);
+  enum class Kind { write, read };
+  explicit SqliteTransaction(sqlite3* db, Kind kind = Kind::write);
   ~SqliteTransaction();
   SqliteTransaction(const SqliteTransaction&) = delete;
   SqliteTransaction& operator=(const SqliteTransaction&) = delete;

@@ -14,6 +14,7 @@ void add_model_commands(CLI::App& app);     // generate, model info|logprobs, to
 void add_reward_commands(CLI::App& app);    // rewards list|score
 void add_trace_commands(CLI::App& app);     // traces list|show|stats
 void add_bench_commands(CLI::App& app);     // bench rollout|learner|rewards
+void add_serve_commands(CLI::App& app);     // serve (the trace viewer)
 
 // JSON text for output. Model text is bytes, not always valid UTF-8 (a byte tokenizer can split a
 // character, a sampled byte can be anything): invalid bytes become U+FFFD instead of throwing.

@@ -1,4 +1,4 @@
-// `r1 bench rollout|learner|rewards`: throughput of the CPU engine and the learner on a built-in preset,
+// `r1 bench rollout|learner|rewards|store`: throughput of the CPU engine and the learner on a built-in preset,
 // each against a baseline measured in the same run, so the figure is a ratio that survives a
 // change of machine. The last line of output is one JSON object.
 #include <chrono>
@@ -10,6 +10,7 @@
 #include "common/error.h"
 #include "policy/tokenizer.h"
 #include "rewards/bench.h"
+#include "sampling/store_bench.h"
 #include "rl/grpo.h"
 #include "rl/optimizer.h"
 #include "rl/token_batch.h"
@@ -232,6 +233,27 @@ void add_bench_commands(CLI::App& app) {
   rewards_cmd->add_option("--threads", *reward_threads, "scoring threads (1: the calling thread)")->capture_default_str();
   rewards_cmd->callback([completions, reward_threads] {
     std::cout << bench_reward_scoring(*completions, *reward_threads).dump() << std::endl;
+  });
+
+  auto store = std::make_shared<sampling::StoreBenchOptions>();
+  auto keep_only = std::make_shared<bool>(false);
+  auto* store_cmd = bench->add_subcommand(
+      "store", "trace store: inserts/s through the writer thread and the viewer's query latencies at scale, "
+               "against plain one-table inserts");
+  store_cmd->add_option("--samples", store->samples, "traces to generate")->capture_default_str();
+  store_cmd->add_option("--db", store->db, "build the store here and keep it (default: a temporary file)");
+  store_cmd->add_option("--batch", store->batch, "samples per add_samples call")->capture_default_str();
+  store_cmd->add_option("--repeats", store->repeats, "timed runs of each query (median)")->capture_default_str();
+  store_cmd->add_option("--seed", store->seed, "generator seed")->capture_default_str();
+  store_cmd->add_flag("--generate-only", *keep_only, "only write the generated traces to --db (no timing)");
+  store_cmd->callback([store, keep_only] {
+    if (*keep_only) {
+      R1_CHECK(!store->db.empty(), "--generate-only needs --db");
+      sampling::write_synthetic_traces(store->db, store->samples, store->seed, store->batch);
+      std::cout << nlohmann::json{{"db", store->db}, {"samples", store->samples}}.dump() << std::endl;
+      return;
+    }
+    std::cout << sampling::bench_store(*store).dump() << std::endl;
   });
 }
 

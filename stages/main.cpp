@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   r1::cli::add_reward_commands(app);
   r1::cli::add_trace_commands(app);
   r1::cli::add_bench_commands(app);
+  r1::cli::add_serve_commands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

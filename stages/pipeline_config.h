@@ -8,6 +8,7 @@
 
 #include "policy/chat_template.h"
 #include "policy/model_config.h"
+#include "rewards/word_lists.h"
 #include "rl/grpo.h"
 #include "rewards/scoring.h"
 #include "rl/optimizer.h"
@@ -21,6 +22,9 @@ struct RunConfig {
   std::string dir = "runs/r1";  // the run directory; --run-dir overrides
   uint64_t seed = 1;
   int64_t threads = 2;          // intra-op threads for LibTorch on the CPU
+  // The language chains of thought should be in: every stored trace gets its share of words in it
+  // (the language_consistency measure), whether or not a stage rewards it. "" skips the measure.
+  std::string language = "en";
 
   template <class V>
   void visit(V& v) {
@@ -28,8 +32,11 @@ struct RunConfig {
     v("dir", dir);
     v("seed", seed);
     v("threads", threads);
+    v("language", language);
     v.check(!name.empty(), "name", "must not be empty");
     v.check(threads >= 1 && threads <= 256, "threads", "must be in [1, 256]");
+    v.check(language.empty() || rewards::language_named(language).has_value(), "language",
+            std::string("must be one of ") + rewards::supported_languages() + " (or \"\" to measure none)");
   }
 };
 

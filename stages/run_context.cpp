@@ -32,8 +32,8 @@ std::string RunContext::resolve_model(const std::string& name) const {
   return name;
 }
 
-sampling::TraceStore& RunContext::traces() {
-  if (!traces_) traces_ = std::make_unique<sampling::TraceStore>((dir_ / "traces.db").string());
+sampling::TraceWriter& RunContext::traces() {
+  if (!traces_) traces_ = std::make_unique<sampling::TraceWriter>((dir_ / "traces.db").string());
   return *traces_;
 }
 

@@ -10,7 +10,7 @@
 
 #include "policy/chat_template.h"
 #include "policy/tokenizer.h"
-#include "sampling/trace_store.h"
+#include "sampling/trace_writer.h"
 #include "stages/pipeline_config.h"
 #include "stages/progress.h"
 
@@ -30,7 +30,9 @@ class RunContext {
 
   const policy::Tokenizer& tokenizer() const { return *tokenizer_; }
   const policy::ChatTemplate& chat_template() const { return template_; }
-  sampling::TraceStore& traces();  // opened on first use: <run dir>/traces.db
+  // Opened on first use: <run dir>/traces.db, written on a background thread (flushed when the
+  // context is destroyed; stages call flush() where they must see their writes).
+  sampling::TraceWriter& traces();
   int64_t run_id();                // this run's row in the trace store
 
   // Appends one JSON line to <stage dir>/metrics.jsonl and the store's step metrics.
@@ -43,7 +45,7 @@ class RunContext {
   std::filesystem::path dir_;
   std::unique_ptr<policy::Tokenizer> tokenizer_;
   policy::ChatTemplate template_;
-  std::unique_ptr<sampling::TraceStore> traces_;
+  std::unique_ptr<sampling::TraceWriter> traces_;
   int64_t run_id_ = -1;
   Progress progress_;
 };

@@ -57,6 +57,11 @@ StageSummary run_zero(RunContext& ctx) {
 
   const int64_t run_id = ctx.run_id();
   ctx.progress().start("zero", cfg.steps);
+  // The language share of each trace: the reward's own component when it is one, else measured.
+  std::unique_ptr<rewards::Reward> language_meter;
+  if (!config.run.language.empty())
+    language_meter = rewards::Registry::global().create("language_consistency", {{"language", config.run.language}});
+
   int64_t cursor = 0;
   for (int64_t step = 1; step <= cfg.steps; ++step) {
     const double step_started = ctx.progress().elapsed_seconds();
@@ -119,18 +124,27 @@ StageSummary run_zero(RunContext& ctx) {
       record.outcome = rewards::outcome_name(item.reward.outcome);
       record.reason = item.reward.reason;
       record.advantage = advantage_values[i];
-      record.num_tokens = int64_t(item.sample.token_ids.size());
+      record.prompt_tokens = int64_t(item.prompt_ids.size());
+      record.completion_tokens = int64_t(item.sample.token_ids.size());
       record.finish_reason = rollout::finish_reason_name(item.sample.finish_reason);
       const auto& lp = item.sample.logprobs;
-      record.mean_logprob = lp.empty() ? 0.0 : std::accumulate(lp.begin(), lp.end(), 0.0) / double(lp.size());
+      if (!lp.empty()) {
+        record.logprob_mean = std::accumulate(lp.begin(), lp.end(), 0.0) / double(lp.size());
+        record.logprob_min = *std::min_element(lp.begin(), lp.end());
+      }
       record.seed = item.seed;
+      if (const auto found = item.reward.components.find("language_consistency"); found != item.reward.components.end())
+        record.language_share = found->second;
+      else if (language_meter)
+        record.language_share = language_meter->score({problem.question, item.completion, problem.answer, {}})
+                                    .components.at("language_consistency");
       records.push_back(std::move(record));
       mean_reward += item.reward.score;
       accuracy += item.reward.components.count("accuracy") ? item.reward.components.at("accuracy") : 0.0;
       format += item.reward.components.count("format") ? item.reward.components.at("format") : 0.0;
       tokens += double(item.sample.token_ids.size());
     }
-    ctx.traces().add_samples(run_id, records);
+    ctx.traces().add_samples(run_id, std::move(records));
     const double n = double(scored.size());
     const double step_seconds = ctx.progress().elapsed_seconds() - step_started;
     ctx.log_metrics("zero", step,

@@ -20,8 +20,8 @@ const std::string kPluginRun =
 // Samples of the zero stage that carry a component `name`, read back with the stock sqlite3 shell.
 int64_t samples_with_component(const std::filesystem::path& db, const std::string& name) {
   auto out = run_command("sqlite3 " + db.string() +
-                         " \"select count(*) from samples s join sample_rewards r on r.sample_id = s.id"
-                         " where s.stage = 'zero' and r.name = '" + name + "'\"");
+                         " \"select count(*) from sample_view where stage = 'zero'"
+                         " and json_extract(components, '$." + name + "') is not null\"");
   REQUIRE(out.exit_code == 0);
   return std::stoll(out.output);
 }
@@ -69,8 +69,8 @@ TEST_CASE("zero runs with a command reward and an http reward beside the built-i
   CHECK(samples_with_component(dir / "run/traces.db", "accuracy") == 16);
   // Both judge "does the answer contain the reference": they agree on every sample.
   auto disagree = run_command("sqlite3 " + (dir / "run/traces.db").string() +
-                              " \"select count(*) from sample_rewards a join sample_rewards b on a.sample_id ="
-                              " b.sample_id where a.name = 'shell_judge' and b.name = 'web_judge' and a.value != b.value\"");
+                              " \"select count(*) from samples where json_extract(components, '$.shell_judge')"
+                              " != json_extract(components, '$.web_judge')\"");
   CHECK(std::stoll(disagree.output) == 0);
 }
 

@@ -1,0 +1,108 @@
+// Stored text may hold invalid UTF-8 (model output is bytes): dump() replaces it with U+FFFD
+// rather than throwing. NaN (a value the store does not have) becomes null.
+#include "viewer/api.h"
+
+#include <limits>
+
+#include <nlohmann/json.hpp>
+
+namespace r1::viewer {
+
+namespace {
+
+using nlohmann::json;
+
+Response json_response(const json& value, unsigned status = 200) {
+  Response response;
+  response.status = status;
+  response.content_type = "application/json";
+  response.body = value.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+  return response;
+}
+
+json optional_number(double value) { return std::isnan(value) ? json(nullptr) : json(value); }
+
+json to_json(const sampling::TraceRow& row) {
+  json out = {{"id", row.id},
+              {"run_id", row.run_id},
+              {"run", row.run_name},
+              {"stage", row.stage},
+              {"step", row.step},
+              {"prompt_index", row.prompt_index},
+              {"sample_index", row.sample_index},
+              {"prompt", row.prompt},
+              {"reference", row.reference},
+              {"completion", row.completion},
+              {"reasoning", row.reasoning},
+              {"answer", row.answer},
+              {"prompt_tokens", row.prompt_tokens},
+              {"completion_tokens", row.completion_tokens},
+              {"finish_reason", row.finish_reason},
+              {"reward", row.reward},
+              {"components", row.components},
+              {"outcome", row.outcome},
+              {"reason", row.reason},
+              {"advantage", optional_number(row.advantage)},
+              {"accepted", row.accepted ? json(*row.accepted) : json(nullptr)},
+              {"rejection_reason", row.rejection_reason},
+              {"language_share", optional_number(row.language_share)},
+              {"logprob_mean", optional_number(row.logprob_mean)},
+              {"logprob_min", optional_number(row.logprob_min)},
+              {"seed", row.seed},
+              {"created_at", row.created_at}};
+  if (!row.snippet.empty()) out["snippet"] = row.snippet;
+  return out;
+}
+
+json to_json(const sampling::Distribution& d) {
+  return {{"count", d.count}, {"mean", optional_number(d.mean)}, {"stddev", optional_number(d.stddev)},
+          {"min", optional_number(d.min)}, {"max", optional_number(d.max)}};
+}
+
+}  // namespace
+
+Response api_traces(const sampling::TraceStore& store, const QueryParams& params) {
+  const TraceQuery query = parse_trace_query(params);
+  json rows = json::array();
+  json total = nullptr;
+  if (query.search.empty()) {
+    total = store.count(query.filter);
+    for (const auto& row : store.list(query.filter)) rows.push_back(to_json(row));
+  } else {
+    for (const auto& row : store.search(query.search, query.filter)) rows.push_back(to_json(row));
+  }
+  return json_response({{"total", total}, {"offset", query.filter.offset}, {"limit", query.filter.limit}, {"rows", rows}});
+}
+
+Response api_trace(const sampling::TraceStore& store, int64_t id) {
+  const auto row = store.get(id);
+  if (!row) return api_error(404, "no trace with id " + std::to_string(id));
+  return json_response(to_json(*row));
+}
+
+Response api_stats(const sampling::TraceStore& store, const QueryParams& params) {
+  const auto stage = params.text("stage");
+  const auto run = params.integer("run", 0, std::numeric_limits<int64_t>::max());
+  json stats = json::array();
+  for (const auto& s : store.stats(stage, run))
+    stats.push_back({{"stage", s.stage},
+                     {"step", s.step},
+                     {"count", s.count},
+                     {"reward", to_json(s.reward)},
+                     {"tokens", to_json(s.tokens)},
+                     {"language", to_json(s.language)},
+                     {"pass_rate", optional_number(s.pass_rate)},
+                     {"truncated_share", s.truncated_share},
+                     {"accepted", s.accepted},
+                     {"rejected", s.rejected},
+                     {"rejections", s.rejections},
+                     {"mean_components", s.mean_components}});
+  json metrics = json::array();
+  for (const auto& m : store.step_metrics(stage, run))
+    metrics.push_back({{"stage", m.stage}, {"step", m.step}, {"values", m.values}});
+  return json_response({{"stats", stats}, {"step_metrics", metrics}});
+}
+
+Response api_error(unsigned status, const std::string& message) { return json_response({{"error", message}}, status); }
+
+}  // namespace r1::viewer
