@@ -23,12 +23,10 @@ namespace {
 //   components are always read together.
 // - The reasoning and the answer are byte ranges into the completion (the view cuts them out), not
 //   copies: the text is stored once.
-// - samples_fts is an external-content FTS5 index over the completion, kept in step by triggers, so
-//   writes through the sqlite3 shell keep it right too. columnsize=0: no per-row size table (we
-//   order matches by id, never by bm25 rank), a quarter less work per insert.
-// - Indices: the unique (step, prompt, sample) key (also what filters by stage and step use, and
-//   what makes a resumed stage unable to store a trace twice), reward, and completion length. Other
-//   filters are checked while walking rows in id order, which stops after one page.
+// - Full-text search lives in a second file beside the store (trace_index.h), written by its own
+//   thread, so indexing runs beside the inserts instead of after them.
+// - Sample ids are AUTOINCREMENT: never reused after a resumed stage deletes its tail, so an index
+//   entry can only ever point at its own sample (or at none).
 constexpr const char* kTables = R"sql(
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS runs(
@@ -47,6 +45,8 @@ CREATE TABLE steps(
   stage_id INTEGER NOT NULL REFERENCES stages(id),
   step INTEGER NOT NULL,
   created_at TEXT NOT NULL,
+  first_sample_id INTEGER,
+  last_sample_id INTEGER,
   UNIQUE(stage_id, step));
 CREATE TABLE prompts(
   id INTEGER PRIMARY KEY,
@@ -56,7 +56,7 @@ CREATE TABLE prompts(
   reference TEXT,
   UNIQUE(stage_id, prompt_index));
 CREATE TABLE samples(
-  id INTEGER PRIMARY KEY,
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
   step_id INTEGER NOT NULL REFERENCES steps(id),
   prompt_id INTEGER NOT NULL REFERENCES prompts(id),
   sample_index INTEGER NOT NULL,
@@ -90,18 +90,6 @@ CREATE TABLE step_metrics(
 constexpr const char* kIndices = R"sql(
 CREATE UNIQUE INDEX samples_key ON samples(step_id, prompt_id, sample_index);
 CREATE INDEX samples_reward ON samples(reward);
-CREATE INDEX samples_tokens ON samples(completion_tokens);
-CREATE VIRTUAL TABLE samples_fts USING fts5(completion, content='samples', content_rowid='id', columnsize=0);
-CREATE TRIGGER samples_fts_insert AFTER INSERT ON samples BEGIN
-  INSERT INTO samples_fts(rowid, completion) VALUES (new.id, new.completion);
-END;
-CREATE TRIGGER samples_fts_delete AFTER DELETE ON samples BEGIN
-  INSERT INTO samples_fts(samples_fts, rowid, completion) VALUES ('delete', old.id, old.completion);
-END;
-CREATE TRIGGER samples_fts_update AFTER UPDATE OF completion ON samples BEGIN
-  INSERT INTO samples_fts(samples_fts, rowid, completion) VALUES ('delete', old.id, old.completion);
-  INSERT INTO samples_fts(rowid, completion) VALUES (new.id, new.completion);
-END;
 -- One row per sample with everything joined, for the sqlite3 shell:
 --   sqlite3 traces.db "select id, stage, step, reward, components from sample_view limit 5"
 CREATE VIEW sample_view AS
@@ -178,7 +166,8 @@ DROP TABLE samples_v1;
 DROP TABLE step_metrics_v1;
 )sql");
   sqlite_exec(db, kIndices);
-  sqlite_exec(db, "INSERT INTO samples_fts(samples_fts) VALUES ('rebuild')");
+  sqlite_exec(db, "UPDATE steps SET first_sample_id = (SELECT min(id) FROM samples WHERE step_id = steps.id),"
+                  " last_sample_id = (SELECT max(id) FROM samples WHERE step_id = steps.id)");
 
   // The reasoning/answer ranges come from C++ (the same function new samples go through).
   SqliteStatement read(db, "SELECT id, completion FROM samples");

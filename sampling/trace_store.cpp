@@ -19,6 +19,7 @@
 #include "common/completion_text.h"
 #include "common/error.h"
 #include "sampling/sqlite_statement.h"
+#include "sampling/trace_index.h"
 #include "sampling/trace_schema.h"
 
 namespace r1::sampling {
@@ -206,8 +207,31 @@ std::string all_words_query(const std::string& text) {
 
 // The WHERE clauses of a filter over `samples s` (joined as in kRowJoins), and binding its values
 // in the same order.
-std::string where_clause(const TraceFilter& f) {
+// The id range of the samples of the steps a filter's run/stage/step conditions select (from the
+// steps' first/last_sample_id), so the main query walks only those rows. nullopt: no such filter;
+// an empty range (first > last) when no step matches.
+using IdRange = std::optional<std::pair<int64_t, int64_t>>;
+IdRange id_range(sqlite3* db, const TraceFilter& f) {
+  if (!f.run_id && !f.stage && !f.min_step && !f.max_step) return std::nullopt;
+  std::string sql = "SELECT min(t.first_sample_id), max(t.last_sample_id) FROM steps t JOIN stages g ON g.id = t.stage_id WHERE 1";
+  if (f.run_id) sql += " AND g.run_id = ?";
+  if (f.stage) sql += " AND g.name = ?";
+  if (f.min_step) sql += " AND t.step >= ?";
+  if (f.max_step) sql += " AND t.step <= ?";
+  SqliteStatement query(db, sql);
+  int index = 0;
+  if (f.run_id) query.bind(++index, *f.run_id);
+  if (f.stage) query.bind(++index, *f.stage);
+  if (f.min_step) query.bind(++index, *f.min_step);
+  if (f.max_step) query.bind(++index, *f.max_step);
+  query.step();
+  if (query.is_null(0)) return std::make_pair(int64_t(1), int64_t(0));
+  return std::make_pair(query.column_int64(0), query.column_int64(1));
+}
+
+std::string where_clause(const TraceFilter& f, const IdRange& range) {
   std::string sql = " WHERE 1";
+  if (range) sql += " AND s.id BETWEEN ? AND ?";
   if (f.after_id) sql += f.descending ? " AND s.id < ?" : " AND s.id > ?";
   if (f.run_id) sql += " AND g.run_id = ?";
   if (f.stage) sql += " AND g.name = ?";
@@ -226,7 +250,11 @@ std::string where_clause(const TraceFilter& f) {
   return sql;
 }
 
-int bind_filter(SqliteStatement& query, const TraceFilter& f, int index) {
+int bind_filter(SqliteStatement& query, const TraceFilter& f, const IdRange& range, int index) {
+  if (range) {
+    query.bind(++index, range->first);
+    query.bind(++index, range->second);
+  }
   if (f.after_id) query.bind(++index, *f.after_id);
   if (f.run_id) query.bind(++index, *f.run_id);
   if (f.stage) query.bind(++index, *f.stage);
@@ -276,7 +304,62 @@ Distribution distribution(const SqliteStatement& row, int first) {
   return d;
 }
 
+// The words of a search to highlight: runs of letters, digits and non-ASCII bytes, lowercased
+// (ASCII), without FTS5's operators.
+std::vector<std::string> search_words(const std::string& text) {
+  std::vector<std::string> words;
+  std::string word;
+  const auto done = [&] {
+    if (!word.empty() && word != "and" && word != "or" && word != "not" && word != "near") words.push_back(word);
+    word.clear();
+  };
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c >= 0x80) word += char(std::tolower(c));
+    else done();
+  }
+  done();
+  return words;
+}
+
 }  // namespace
+
+std::string snippet(const std::string& completion, const std::string& query) {
+  std::string lower = completion;
+  for (char& c : lower) c = char(std::tolower(static_cast<unsigned char>(c)));
+  std::size_t at = std::string::npos, length = 0;
+  for (const auto& word : search_words(query)) {
+    const std::size_t found = lower.find(word);
+    if (found < at) {
+      at = found;
+      length = word.size();
+    }
+  }
+  if (at == std::string::npos) return completion.substr(0, std::min<std::size_t>(completion.size(), 120));
+  // A window around the match, never cutting a UTF-8 character.
+  const auto is_continuation = [&](std::size_t i) {
+    return i < completion.size() && (static_cast<unsigned char>(completion[i]) & 0xC0) == 0x80;
+  };
+  std::size_t begin = at > 60 ? at - 60 : 0;
+  while (begin > 0 && is_continuation(begin)) --begin;
+  std::size_t end = std::min(completion.size(), at + length + 80);
+  while (end < completion.size() && is_continuation(end)) ++end;
+  // Every occurrence of every word inside the window goes in [ ].
+  const auto words = search_words(query);
+  std::string out = begin > 0 ? "..." : "";
+  for (std::size_t i = begin; i < end;) {
+    std::size_t matched = 0;
+    for (const auto& word : words)
+      if (lower.compare(i, word.size(), word) == 0 && i + word.size() <= end) matched = std::max(matched, word.size());
+    if (matched > 0) {
+      out += "[" + completion.substr(i, matched) + "]";
+      i += matched;
+    } else {
+      out += completion[i++];
+    }
+  }
+  if (end < completion.size()) out += "...";
+  return out;
+}
 
 CompletionParts split_completion(std::string_view text) {
   constexpr std::string_view kSpace = " \t\n\r\f\v";
@@ -384,7 +467,9 @@ struct TraceStore::Statements {
         insert_step(db, "INSERT INTO steps(stage_id, step, created_at) VALUES (?, ?, ?)"),
         find_prompt(db, "SELECT id FROM prompts WHERE stage_id = ? AND prompt_index = ?"),
         insert_prompt(db, "INSERT INTO prompts(stage_id, prompt_index, prompt, reference) VALUES (?, ?, ?, ?)"),
-        insert_metric(db, "INSERT OR REPLACE INTO step_metrics(step_id, name, value) VALUES (?, ?, ?)") {}
+        insert_metric(db, "INSERT OR REPLACE INTO step_metrics(step_id, name, value) VALUES (?, ?, ?)"),
+        widen_step(db, "UPDATE steps SET first_sample_id = min(coalesce(first_sample_id, ?1), ?1),"
+                       " last_sample_id = max(coalesce(last_sample_id, ?2), ?2) WHERE id = ?3") {}
 
   // Ids are cached for the connection's life; a failed transaction clears them (its ids are gone).
   void clear() {
@@ -394,7 +479,7 @@ struct TraceStore::Statements {
   }
 
   SqliteStatement insert_sample, find_stage, insert_stage, find_step, insert_step, find_prompt, insert_prompt,
-      insert_metric;
+      insert_metric, widen_step;
   std::map<std::pair<int64_t, std::string>, int64_t> stages;
   std::map<std::pair<int64_t, int64_t>, int64_t> steps;
   std::map<std::pair<int64_t, int64_t>, int64_t> prompts;
@@ -426,11 +511,14 @@ TraceStore::TraceStore(const std::string& path, bool read_only) : path_(path) {
       db_ = nullptr;
       throw;
     }
-    if (!needs_migration) return;
-    sqlite3_close_v2(db_);
-    db_ = nullptr;
-    { TraceStore upgrade(path, /*read_only=*/false); }
-    db_ = open_connection(path, true);
+    if (needs_migration) {
+      sqlite3_close_v2(db_);
+      db_ = nullptr;
+      TraceStore upgrade(path, /*read_only=*/false);
+      upgrade.index_pending();
+      db_ = open_connection(path, true);
+    }
+    index_attached_ = trace_index::attach(db_, path, /*create=*/false);
     return;
   }
 
@@ -446,6 +534,8 @@ TraceStore::TraceStore(const std::string& path, bool read_only) : path_(path) {
     sqlite_exec(db_, "PRAGMA synchronous = NORMAL");  // WAL + NORMAL: a crash loses no commit; power loss may lose the last
     sqlite_exec(db_, "PRAGMA cache_size = -65536");    // 64 MiB: the indices of a large store stay in memory while writing
     sqlite_exec(db_, "PRAGMA wal_autocheckpoint = 16384");  // 64 MiB of WAL between checkpoints: hot pages copied once
+    index_attached_ = trace_index::attach(db_, path, /*create=*/true);
+    writable_ = true;
   } catch (...) {
     sqlite3_close_v2(db_);
     db_ = nullptr;
@@ -531,6 +621,7 @@ void TraceStore::write(const std::vector<SamplesWrite>& samples, const std::vect
   const std::string created_at = now_utc();
   try {
     SqliteTransaction transaction(db_);
+    std::map<int64_t, std::pair<int64_t, int64_t>> step_ranges;  // step row -> ids written to it now
     for (const auto& batch : samples) {
       for (const auto& record : batch.records) {
         const int64_t stage = stage_id(batch.run_id, record.stage, /*create=*/true);
@@ -576,6 +667,10 @@ void TraceStore::write(const std::vector<SamplesWrite>& samples, const std::vect
         else insert.bind(18, record.rejection_reason);
         try {
           insert.run();
+          const int64_t id = sqlite3_last_insert_rowid(db_);
+          auto [range, added] = step_ranges.try_emplace(step, id, id);
+          range->second.first = std::min(range->second.first, id);
+          range->second.second = std::max(range->second.second, id);
         } catch (const InternalError&) {
           if (sqlite3_extended_errcode(db_) == SQLITE_CONSTRAINT_UNIQUE)
             R1_FAIL(path_, ": trace already stored: stage '", record.stage, "' step ", record.step, " prompt ",
@@ -584,6 +679,7 @@ void TraceStore::write(const std::vector<SamplesWrite>& samples, const std::vect
         }
       }
     }
+    for (const auto& [step, ids] : step_ranges) s.widen_step.bind(1, ids.first).bind(2, ids.second).bind(3, step).run();
     for (const auto& m : metrics) {
       const int64_t step = step_id(stage_id(m.run_id, m.stage, /*create=*/true), m.step);
       // REPLACE: a resumed run that logs a step again overwrites it instead of failing.
@@ -625,9 +721,10 @@ std::optional<int64_t> TraceStore::last_step(int64_t run_id, const std::string& 
 
 std::vector<TraceRow> TraceStore::list(const TraceFilter& filter) const {
   check_paging(filter);
-  SqliteStatement query(db_, std::string(kRowSelect) + " FROM samples s" + kRowJoins + where_clause(filter) +
+  const IdRange range = id_range(db_, filter);
+  SqliteStatement query(db_, std::string(kRowSelect) + " FROM samples s" + kRowJoins + where_clause(filter, range) +
                                  order_clause(filter) + " LIMIT ? OFFSET ?");
-  int index = bind_filter(query, filter, 0);
+  int index = bind_filter(query, filter, range, 0);
   query.bind(++index, filter.limit);  // a negative limit means no limit, as in SQLite
   query.bind(++index, filter.offset);
   std::vector<TraceRow> rows;
@@ -636,8 +733,9 @@ std::vector<TraceRow> TraceStore::list(const TraceFilter& filter) const {
 }
 
 int64_t TraceStore::count(const TraceFilter& filter) const {
-  SqliteStatement query(db_, std::string("SELECT count(*) FROM samples s") + kRowJoins + where_clause(filter));
-  bind_filter(query, filter, 0);
+  const IdRange range = id_range(db_, filter);
+  SqliteStatement query(db_, std::string("SELECT count(*) FROM samples s") + kRowJoins + where_clause(filter, range));
+  bind_filter(query, filter, range, 0);
   query.step();
   return query.column_int64(0);
 }
@@ -659,14 +757,20 @@ std::vector<TraceRow> TraceStore::search(const std::string& text, const TraceFil
   check_paging(filter);
   const std::string match = raw_fts ? text : all_words_query(text);
   R1_CHECK(!match.empty(), "search: no words to search for");
+  R1_CHECK(index_attached_, path_, ": no full-text index beside it (", trace_index::path_for(path_),
+           "); it is built by whatever writes the store: open it once for writing, e.g. r1 traces reindex --db ",
+           path_);
+  // A writer sees its own samples: index what is pending first.
+  if (writable_)
+    while (trace_index::index_pending(db_, 100000) > 0) {
+    }
+  const IdRange range = id_range(db_, filter);
   // FTS5 walks its matches in rowid order, newest first, so a page stops early however common the
   // words are; the filter is checked on each match.
-  SqliteStatement query(db_, std::string(kRowSelect) +
-                                 ", snippet(samples_fts, 0, '[', ']', '...', 12) FROM samples_fts f"
-                                 " JOIN samples s ON s.id = f.rowid" +
-                                 kRowJoins + where_clause(filter) +
-                                 " AND samples_fts MATCH ? ORDER BY f.rowid DESC LIMIT ? OFFSET ?");
-  int index = bind_filter(query, filter, 0);
+  SqliteStatement query(db_, std::string(kRowSelect) + " FROM fts.samples_fts f JOIN samples s ON s.id = f.rowid" +
+                                 kRowJoins + where_clause(filter, range) +
+                                 " AND f.samples_fts MATCH ? ORDER BY f.rowid DESC LIMIT ? OFFSET ?");
+  int index = bind_filter(query, filter, range, 0);
   query.bind(++index, match);
   query.bind(++index, filter.limit);
   query.bind(++index, filter.offset);
@@ -674,7 +778,7 @@ std::vector<TraceRow> TraceStore::search(const std::string& text, const TraceFil
   try {
     while (query.step()) {
       rows.push_back(read_row(query));
-      rows.back().snippet = query.column_text(kRowColumnCount);
+      rows.back().snippet = snippet(rows.back().completion, text);
     }
   } catch (const InternalError& e) {
     // Only a raw query can be malformed; quoted words always parse.
@@ -683,6 +787,26 @@ std::vector<TraceRow> TraceStore::search(const std::string& text, const TraceFil
   }
   return rows;
 }
+
+int64_t TraceStore::index_pending(int64_t max_rows) {
+  R1_CHECK(writable_, path_, ": opened read-only, cannot index");
+  int64_t total = 0;
+  for (;;) {
+    const int64_t batch = max_rows < 0 ? 100000 : std::min<int64_t>(100000, max_rows - total);
+    if (batch <= 0) break;
+    const int64_t done = trace_index::index_pending(db_, batch);
+    total += done;
+    if (done < batch) break;
+  }
+  return total;
+}
+
+int64_t TraceStore::rebuild_index() {
+  R1_CHECK(writable_, path_, ": opened read-only, cannot index");
+  return trace_index::rebuild(db_);
+}
+
+int64_t TraceStore::unindexed() const { return index_attached_ ? trace_index::pending(db_) : count(); }
 
 std::vector<StepStats> TraceStore::stats(const std::optional<std::string>& stage, std::optional<int64_t> run_id) const {
   std::string where = " WHERE 1";

@@ -86,6 +86,10 @@ struct TraceFilter {
   int64_t offset = 0;
 };
 
+// The part of `completion` around the first word of `query` it contains, that word in [ ]
+// (what search() puts in TraceRow::snippet).
+std::string snippet(const std::string& completion, const std::string& query);
+
 // Names for TraceSort on the command line and in URLs: "id", "step", "reward", "tokens", "language".
 std::optional<TraceSort> trace_sort_named(const std::string& name);
 
@@ -181,7 +185,15 @@ class TraceStore {
   // ignored). By default every word of `text` must occur (each is matched as a quoted term, so
   // quotes and operators in it are plain text); raw_fts passes `text` as an FTS5 query instead
   // (phrases, OR, NEAR, prefix*), and a malformed one is a UserError.
+  // Searches the full-text index (trace_index.h): a read-only store sees what its writer has indexed
+  // so far (unindexed() says how much is not); a writable one indexes what is pending first.
   std::vector<TraceRow> search(const std::string& text, const TraceFilter& filter, bool raw_fts = false) const;
+  // Indexes samples not yet in the full-text index (all of them by default); returns how many.
+  int64_t index_pending(int64_t max_rows = -1);
+  // Indexes every sample again: after completions were edited outside r1 (deleted samples need
+  // nothing: they stop matching at once). Returns the samples indexed.
+  int64_t rebuild_index();
+  int64_t unindexed() const;
   // Per stage and step, ordered by stage (in the order stages started) and step.
   std::vector<StepStats> stats(const std::optional<std::string>& stage = std::nullopt,
                                std::optional<int64_t> run_id = std::nullopt) const;
@@ -196,6 +208,8 @@ class TraceStore {
 
   sqlite3* db_ = nullptr;
   std::string path_;
+  bool writable_ = false;
+  bool index_attached_ = false;
   std::unique_ptr<Statements> statements_;
 };
 

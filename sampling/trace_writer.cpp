@@ -7,8 +7,12 @@
 namespace r1::sampling {
 
 TraceWriter::TraceWriter(const std::string& path, std::size_t max_pending_records)
-    : path_(path), store_(std::make_unique<TraceStore>(path)), max_pending_records_(max_pending_records) {
+    : path_(path),
+      store_(std::make_unique<TraceStore>(path)),
+      max_pending_records_(max_pending_records),
+      index_store_(std::make_unique<TraceStore>(path)) {
   thread_ = std::thread([this] { run(); });
+  indexer_ = std::thread([this] { run_indexer(); });
 }
 
 TraceWriter::~TraceWriter() {
@@ -18,6 +22,12 @@ TraceWriter::~TraceWriter() {
   }
   changed_.notify_all();
   thread_.join();
+  {
+    std::lock_guard lock(mutex_);
+    stop_indexer_ = true;  // after a last pass over everything the writer committed
+  }
+  changed_.notify_all();
+  indexer_.join();
   if (error_) {
     try {
       std::rethrow_exception(error_);
@@ -67,6 +77,29 @@ void TraceWriter::run() {
   }
 }
 
+void TraceWriter::run_indexer() {
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    // Every kIndexInterval, or when asked: an FTS5 segment per pass, so fewer, larger passes mean
+    // less merging than one pass per commit.
+    changed_.wait_for(lock, kIndexInterval, [&] { return stop_indexer_ || index_requests_ > index_served_; });
+    const bool last_pass = stop_indexer_;
+    const uint64_t serving = index_requests_;
+    lock.unlock();
+    std::exception_ptr error;
+    try {
+      index_store_->index_pending();
+    } catch (...) {
+      error = std::current_exception();
+    }
+    lock.lock();
+    if (error && !error_) error_ = error;
+    index_served_ = serving;
+    changed_.notify_all();
+    if (last_pass) return;
+  }
+}
+
 int64_t TraceWriter::begin_run(const std::string& name, const std::string& config_yaml) {
   int64_t id = 0;
   with_store([&](TraceStore& store) { id = store.begin_run(name, config_yaml); });
@@ -100,13 +133,18 @@ void TraceWriter::add_step_metrics(int64_t run_id, const std::string& stage, int
   changed_.notify_all();
 }
 
-void TraceWriter::flush() {
+void TraceWriter::flush(bool include_index) {
   std::unique_lock lock(mutex_);
   const uint64_t target = enqueued_;
   ++waiters_;
   changed_.notify_all();
   changed_.wait(lock, [&] { return committed_ >= target; });
   --waiters_;
+  if (include_index) {
+    const uint64_t request = ++index_requests_;  // a pass that begins now sees every commit above
+    changed_.notify_all();
+    changed_.wait(lock, [&] { return index_served_ >= request; });
+  }
   rethrow_error_locked();
 }
 

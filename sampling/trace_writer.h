@@ -1,6 +1,8 @@
 // Writes traces off the training loop: callers enqueue samples and step metrics and return at
 // once; one writer thread owns the database connection and commits whatever has queued up as one
-// transaction (so a burst of small batches costs one fsync, not many). Knows nothing of stages.
+// transaction (so a burst of small batches costs one commit, not many), and an indexer thread with
+// its own connection keeps the full-text index (trace_index.h) up with the commits, beside them.
+// Knows nothing of stages.
 #pragma once
 
 #include <chrono>
@@ -38,14 +40,16 @@ class TraceWriter {
   // Queue; each rethrows an error the writer thread met since the last call.
   void add_samples(int64_t run_id, std::vector<TraceRecord> records);
   void add_step_metrics(int64_t run_id, const std::string& stage, int64_t step, std::map<std::string, double> metrics);
-  // Waits until everything queued so far is committed; rethrows the writer's error if any.
-  void flush();
+  // Waits until everything queued so far is committed and (include_index) searchable; rethrows the
+  // writer's or the indexer's error if any.
+  void flush(bool include_index = true);
   // Runs `fn` on the store from the writer thread after everything queued (e.g. truncate_stage on
   // resume), and waits for it.
   void with_store(const std::function<void(TraceStore&)>& fn);
 
  private:
   void run();
+  void run_indexer();
   void rethrow_error_locked();
 
   std::string path_;
@@ -65,6 +69,12 @@ class TraceWriter {
   bool stopping_ = false;
   std::exception_ptr error_;
   std::thread thread_;
+
+  std::unique_ptr<TraceStore> index_store_;  // the indexer's connection
+  bool stop_indexer_ = false;
+  static constexpr std::chrono::milliseconds kIndexInterval{2000};
+  uint64_t index_requests_ = 0, index_served_ = 0;  // flush(true) waits for a pass begun after it asked
+  std::thread indexer_;
 };
 
 }  // namespace r1::sampling

@@ -1,4 +1,4 @@
-// `r1 traces list|show|search|stats|export`: reading the SQLite trace store from the terminal.
+// `r1 traces list|show|search|stats|export|reindex`: reading the SQLite trace store from the terminal.
 // Opens the database read-only (an older schema is migrated first); every filter is a bound value.
 #include <unistd.h>
 
@@ -132,6 +132,15 @@ void search(const TraceOptions& o) {
   const auto filter = resolved_filter(o);
   sampling::TraceStore store(o.db, /*read_only=*/true);
   print_rows(store.search(o.text, filter, o.raw_fts), o.json, true);
+  // The index trails a run that is writing by up to a couple of seconds: say so rather than hide it.
+  if (const int64_t behind = store.unindexed(); behind > 0)
+    std::fprintf(stderr, "note: %lld newest traces are not indexed yet (a run is writing, or run r1 traces reindex)\n",
+                 (long long)behind);
+}
+
+void reindex(const TraceOptions& o) {
+  sampling::TraceStore store(o.db);
+  std::printf("indexed %lld traces\n", (long long)store.rebuild_index());
 }
 
 void show(const TraceOptions& o) {
@@ -319,6 +328,11 @@ void add_trace_commands(CLI::App& app) {
   search_cmd->add_option("--limit", o->filter.limit, "rows at most")->capture_default_str();
   search_cmd->add_option("--offset", o->filter.offset, "rows to skip")->capture_default_str();
   search_cmd->callback([o] { search(*o); });
+
+  auto* reindex_cmd = traces->add_subcommand(
+      "reindex", "rebuild the full-text index (FILE.fts) from the samples: after editing completions by hand");
+  reindex_cmd->add_option("--db", o->db, "trace database")->required()->check(CLI::ExistingFile);
+  reindex_cmd->callback([o] { reindex(*o); });
 
   auto* stats_cmd = traces->add_subcommand(
       "stats", "per stage and step: counts, reward, length and language distributions, acceptance by reason");

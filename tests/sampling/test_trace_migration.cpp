@@ -252,7 +252,7 @@ TEST_CASE("a v1 file written by the previous r1 migrates to v2 with every value 
   CHECK(raw_count(path, "SELECT count(*) FROM step_metric_view") == 49);
   CHECK(raw_count(path, "SELECT count(*) FROM prompts") == 4);  // 4 prompts, 3 samples each
   CHECK(raw_rows(path, "SELECT config FROM runs") == std::vector<std::string>{v1.run_config});
-  raw_sql(path, "INSERT INTO samples_fts(samples_fts) VALUES ('integrity-check')");
+  raw_sql(path + ".fts", "INSERT INTO samples_fts(samples_fts) VALUES ('integrity-check')");
   CHECK(raw_rows(path, "PRAGMA foreign_key_check").empty());
   CHECK(raw_rows(path, "PRAGMA integrity_check") == std::vector<std::string>{"ok"});
 

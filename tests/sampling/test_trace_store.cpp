@@ -699,7 +699,7 @@ TEST_CASE("add_samples is one transaction: a failure part-way leaves nothing beh
     return raw_rows(path,
                     "SELECT (SELECT count(*) FROM samples), (SELECT count(*) FROM prompts),"
                     " (SELECT count(*) FROM steps), (SELECT count(*) FROM stages), (SELECT count(*) FROM step_metrics),"
-                    " (SELECT count(*) FROM samples_fts WHERE samples_fts MATCH 'fresh')");
+                    " (SELECT count(*) FROM samples WHERE completion LIKE 'fresh%')");
   };
   const auto before = table_counts();
 
@@ -862,7 +862,7 @@ TEST_CASE("truncate_stage deletes a stage's steps from first_step on, and they c
   in_run.limit = -1;
   CHECK(store.search("zero step7", in_run).empty());
   CHECK(store.search("zero step5", in_run).size() == 6);
-  raw_sql(path, "INSERT INTO samples_fts(samples_fts) VALUES ('integrity-check')");
+  raw_sql(path + ".fts", "INSERT INTO samples_fts(samples_fts) VALUES ('integrity-check')");
 
   // Resumed from the checkpoint of step 5: steps 6.. are written again, with new text.
   for (int64_t step = 6; step < 8; ++step) {

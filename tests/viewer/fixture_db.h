@@ -122,6 +122,7 @@ inline void write_fixture_db(const std::string& path) {
                                {{"loss", 1.0 / double(step + 1)}, {"kl", 0.01 * double(step)}});
     }
   }
+  store.index_pending();  // searchable by the read-only server, as a finished run's store is
 }
 
 }  // namespace r1::viewer::testing

@@ -12,7 +12,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
-    for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(std::string(argv[1]) + suffix);
+    for (const char* suffix : {"", "-wal", "-shm", ".fts", ".fts-wal", ".fts-shm"}) std::filesystem::remove(std::string(argv[1]) + suffix);
     r1::viewer::testing::write_fixture_db(argv[1]);
   } catch (const std::exception& e) {
     std::cerr << "viewer_fixture_db: " << e.what() << "\n";
