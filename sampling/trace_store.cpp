@@ -123,6 +123,19 @@ int64_t user_object_count(sqlite3* db) {
   return query.column_int64(0);
 }
 
+// The id a bound `find` selects, or -1 when it selects none; `find` is reset for its next binds.
+int64_t selected_id(SqliteStatement& find) {
+  const int64_t id = find.step() ? find.column_int64(0) : -1;
+  find.reset();
+  return id;
+}
+
+// Runs a bound INSERT and returns the new row's id.
+int64_t inserted_id(sqlite3* db, SqliteStatement& insert) {
+  insert.run();
+  return sqlite3_last_insert_rowid(db);
+}
+
 // The first read of the file is where SQLite notices it is not a database (open is lazy).
 void probe_database(sqlite3* db, const std::string& path) {
   sqlite3_stmt* stmt = nullptr;
@@ -577,14 +590,10 @@ int64_t TraceStore::stage_id(int64_t run_id, const std::string& stage, bool crea
   auto& s = *statements_;
   const auto key = std::make_pair(run_id, stage);
   if (const auto found = s.stages.find(key); found != s.stages.end()) return found->second;
-  s.find_stage.bind(1, run_id).bind(2, stage);
-  int64_t id = -1;
-  if (s.find_stage.step()) id = s.find_stage.column_int64(0);
-  s.find_stage.reset();
+  int64_t id = selected_id(s.find_stage.bind(1, run_id).bind(2, stage));
   if (id < 0) {
     if (!create) return -1;
-    s.insert_stage.bind(1, run_id).bind(2, stage).bind(3, now_utc()).run();
-    id = sqlite3_last_insert_rowid(db_);
+    id = inserted_id(db_, s.insert_stage.bind(1, run_id).bind(2, stage).bind(3, now_utc()));
   }
   s.stages[key] = id;
   return id;
@@ -594,14 +603,8 @@ int64_t TraceStore::step_id(int64_t stage, int64_t step) {
   auto& s = *statements_;
   const auto key = std::make_pair(stage, step);
   if (const auto found = s.steps.find(key); found != s.steps.end()) return found->second;
-  s.find_step.bind(1, stage).bind(2, step);
-  int64_t id = -1;
-  if (s.find_step.step()) id = s.find_step.column_int64(0);
-  s.find_step.reset();
-  if (id < 0) {
-    s.insert_step.bind(1, stage).bind(2, step).bind(3, now_utc()).run();
-    id = sqlite3_last_insert_rowid(db_);
-  }
+  int64_t id = selected_id(s.find_step.bind(1, stage).bind(2, step));
+  if (id < 0) id = inserted_id(db_, s.insert_step.bind(1, stage).bind(2, step).bind(3, now_utc()));
   s.steps[key] = id;
   return id;
 }
@@ -629,13 +632,10 @@ void TraceStore::write(const std::vector<SamplesWrite>& samples, const std::vect
         const auto prompt_key = std::make_pair(stage, record.prompt_index);
         auto prompt = s.prompts.find(prompt_key);
         if (prompt == s.prompts.end()) {
-          s.find_prompt.bind(1, stage).bind(2, record.prompt_index);
-          int64_t id = s.find_prompt.step() ? s.find_prompt.column_int64(0) : -1;
-          s.find_prompt.reset();
-          if (id < 0) {
-            s.insert_prompt.bind(1, stage).bind(2, record.prompt_index).bind(3, record.prompt).bind(4, record.reference).run();
-            id = sqlite3_last_insert_rowid(db_);
-          }
+          int64_t id = selected_id(s.find_prompt.bind(1, stage).bind(2, record.prompt_index));
+          if (id < 0)
+            id = inserted_id(db_, s.insert_prompt.bind(1, stage).bind(2, record.prompt_index).bind(3, record.prompt)
+                                      .bind(4, record.reference));
           prompt = s.prompts.emplace(prompt_key, id).first;
         }
         const auto parts = split_completion(record.completion);

@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "common/error.h"
+#include "sampling/trace_json.h"
 #include "sampling/trace_store.h"
 #include "stages/cli.h"
 
@@ -59,41 +60,6 @@ std::string one_line(const std::string& text, std::size_t width) {
 
 nlohmann::json number_or_null(double value) { return std::isfinite(value) ? nlohmann::json(value) : nullptr; }
 
-// The export format (one JSON object a line): every stored field, ready for SFT elsewhere.
-nlohmann::json to_json(const sampling::TraceRow& row) {
-  nlohmann::json components = nlohmann::json::object();
-  for (const auto& [name, value] : row.components) components[name] = number_or_null(value);
-  nlohmann::json out = {{"id", row.id},
-                        {"run_id", row.run_id},
-                        {"run", row.run_name},
-                        {"stage", row.stage},
-                        {"step", row.step},
-                        {"prompt_index", row.prompt_index},
-                        {"sample_index", row.sample_index},
-                        {"prompt", row.prompt},
-                        {"reference", row.reference},
-                        {"completion", row.completion},
-                        {"reasoning", row.reasoning},
-                        {"answer", row.answer},
-                        {"prompt_tokens", row.prompt_tokens},
-                        {"completion_tokens", row.completion_tokens},
-                        {"finish_reason", row.finish_reason},
-                        {"reward", number_or_null(row.reward)},
-                        {"components", components},
-                        {"outcome", row.outcome},
-                        {"reason", row.reason},
-                        {"advantage", number_or_null(row.advantage)},
-                        {"accepted", row.accepted ? nlohmann::json(*row.accepted) : nullptr},
-                        {"rejection_reason", row.rejection_reason},
-                        {"language_share", number_or_null(row.language_share)},
-                        {"logprob_mean", number_or_null(row.logprob_mean)},
-                        {"logprob_min", number_or_null(row.logprob_min)},
-                        {"seed", row.seed},
-                        {"created_at", row.created_at}};
-  if (!row.snippet.empty()) out["snippet"] = row.snippet;
-  return out;
-}
-
 std::string verdict(const sampling::TraceRow& row) {
   if (!row.accepted) return "-";
   return *row.accepted ? "accepted" : "rejected:" + row.rejection_reason;
@@ -101,7 +67,7 @@ std::string verdict(const sampling::TraceRow& row) {
 
 void print_rows(const std::vector<sampling::TraceRow>& rows, bool json, bool snippets) {
   if (json) {
-    for (const auto& row : rows) std::cout << to_json_text(to_json(row)) << "\n";
+    for (const auto& row : rows) std::cout << to_json_text(sampling::trace_json(row)) << "\n";
     return;
   }
   std::printf("%8s %-14s %5s %7s %6s %5s %-8s  %s\n", "id", "stage", "step", "reward", "tokens", "lang", "verdict",
@@ -148,7 +114,7 @@ void show(const TraceOptions& o) {
   const auto row = store.get(o.id);
   R1_CHECK(row.has_value(), o.db, ": no trace with id ", o.id);
   if (o.json) {
-    std::cout << to_json_text(to_json(*row), 2) << "\n";
+    std::cout << to_json_text(sampling::trace_json(*row), 2) << "\n";
     return;
   }
   const bool color = use_color(o.color);
@@ -266,7 +232,7 @@ void export_jsonl(const TraceOptions& o) {
     if (filter.limit <= 0) break;
     const auto rows = store.list(filter);
     for (const auto& row : rows) {
-      const std::string line = to_json_text(to_json(row)) + "\n";
+      const std::string line = to_json_text(sampling::trace_json(row)) + "\n";
       std::fwrite(line.data(), 1, line.size(), out);
     }
     written += int64_t(rows.size());

@@ -6,6 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "sampling/trace_json.h"
+
 namespace r1::viewer {
 
 namespace {
@@ -22,38 +24,6 @@ Response json_response(const json& value, unsigned status = 200) {
 
 json optional_number(double value) { return std::isnan(value) ? json(nullptr) : json(value); }
 
-json to_json(const sampling::TraceRow& row) {
-  json out = {{"id", row.id},
-              {"run_id", row.run_id},
-              {"run", row.run_name},
-              {"stage", row.stage},
-              {"step", row.step},
-              {"prompt_index", row.prompt_index},
-              {"sample_index", row.sample_index},
-              {"prompt", row.prompt},
-              {"reference", row.reference},
-              {"completion", row.completion},
-              {"reasoning", row.reasoning},
-              {"answer", row.answer},
-              {"prompt_tokens", row.prompt_tokens},
-              {"completion_tokens", row.completion_tokens},
-              {"finish_reason", row.finish_reason},
-              {"reward", row.reward},
-              {"components", row.components},
-              {"outcome", row.outcome},
-              {"reason", row.reason},
-              {"advantage", optional_number(row.advantage)},
-              {"accepted", row.accepted ? json(*row.accepted) : json(nullptr)},
-              {"rejection_reason", row.rejection_reason},
-              {"language_share", optional_number(row.language_share)},
-              {"logprob_mean", optional_number(row.logprob_mean)},
-              {"logprob_min", optional_number(row.logprob_min)},
-              {"seed", row.seed},
-              {"created_at", row.created_at}};
-  if (!row.snippet.empty()) out["snippet"] = row.snippet;
-  return out;
-}
-
 json to_json(const sampling::Distribution& d) {
   return {{"count", d.count}, {"mean", optional_number(d.mean)}, {"stddev", optional_number(d.stddev)},
           {"min", optional_number(d.min)}, {"max", optional_number(d.max)}};
@@ -67,9 +37,9 @@ Response api_traces(const sampling::TraceStore& store, const QueryParams& params
   json total = nullptr;
   if (query.search.empty()) {
     total = store.count(query.filter);
-    for (const auto& row : store.list(query.filter)) rows.push_back(to_json(row));
+    for (const auto& row : store.list(query.filter)) rows.push_back(sampling::trace_json(row));
   } else {
-    for (const auto& row : store.search(query.search, query.filter)) rows.push_back(to_json(row));
+    for (const auto& row : store.search(query.search, query.filter)) rows.push_back(sampling::trace_json(row));
   }
   return json_response({{"total", total}, {"offset", query.filter.offset}, {"limit", query.filter.limit}, {"rows", rows}});
 }
@@ -77,7 +47,7 @@ Response api_traces(const sampling::TraceStore& store, const QueryParams& params
 Response api_trace(const sampling::TraceStore& store, int64_t id) {
   const auto row = store.get(id);
   if (!row) return api_error(404, "no trace with id " + std::to_string(id));
-  return json_response(to_json(*row));
+  return json_response(sampling::trace_json(*row));
 }
 
 Response api_stats(const sampling::TraceStore& store, const QueryParams& params) {

@@ -1,0 +1,16 @@
+// One trace as a JSON object: the format `r1 traces list|show|search|export --json` prints and the
+// viewer's /api/traces and /api/trace/ID answer with, so the two never drift apart.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include "sampling/trace_store.h"
+
+namespace r1::sampling {
+
+// Every stored field; a value the store does not have (NaN) is null, `accepted` is null where
+// nothing was judged, `snippet` is present only on search results. Text is the stored bytes: dump
+// with error_handler_t::replace, since model output need not be valid UTF-8.
+nlohmann::json trace_json(const TraceRow& row);
+
+}  // namespace r1::sampling
