@@ -108,6 +108,17 @@ SqliteTransaction::SqliteTransaction(sqlite3* db, Kind kind) : db_(db) {
   sqlite_exec(db_, kind == Kind::write ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED");
 }
 
+SqliteTransaction SqliteTransaction::writing_only(sqlite3* db, const std::string& schema_table) {
+  SqliteTransaction transaction(db, Kind::read);
+  const auto dot = schema_table.find('.');
+  R1_ASSERT(dot != std::string::npos, "writing_only wants schema.table, got '", schema_table, "'");
+  // The statement's prologue takes the write lock whatever its WHERE matches.
+  sqlite_exec(db, ("UPDATE " + schema_table + " SET rowid = rowid WHERE 0").c_str());
+  const std::string schema = schema_table.substr(0, dot);
+  R1_ASSERT(sqlite3_txn_state(db, schema.c_str()) == SQLITE_TXN_WRITE, "no write lock on ", schema);
+  return transaction;
+}
+
 SqliteTransaction::~SqliteTransaction() {
   // Never throws from a destructor: a failed ROLLBACK means SQLite already rolled back itself.
   if (open_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);

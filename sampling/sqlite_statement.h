@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <string_view>
 
 struct sqlite3;
@@ -55,11 +56,18 @@ void sqlite_exec(sqlite3* db, const char* sql);
 // writer waits on busy_timeout instead of failing mid-transaction). Kind::read: BEGIN DEFERRED, for
 // several queries that must see one snapshot (WAL: while a writer commits). ROLLBACK unless commit()
 // was called.
+//
+// BEGIN IMMEDIATE locks every ATTACHed file too. Where two threads write two attached files apart
+// (the trace writer the store, the indexer the full-text index), each must lock only its own, or
+// each waits on the other's whole transaction: writing_only("main.meta") begins DEFERRED and takes
+// the write lock of the file holding that table alone (by a write statement that changes no row).
 class SqliteTransaction {
  public:
   enum class Kind { write, read };
   explicit SqliteTransaction(sqlite3* db, Kind kind = Kind::write);
+  static SqliteTransaction writing_only(sqlite3* db, const std::string& schema_table);
   ~SqliteTransaction();
+  SqliteTransaction(SqliteTransaction&& other) noexcept : db_(other.db_), open_(std::exchange(other.open_, false)) {}
   SqliteTransaction(const SqliteTransaction&) = delete;
   SqliteTransaction& operator=(const SqliteTransaction&) = delete;
   void commit();

@@ -60,10 +60,9 @@ bool attach(sqlite3* db, const std::string& store_path, bool create) {
 }
 
 int64_t index_pending(sqlite3* db, int64_t max_rows) {
-  // DEFERRED, then a write to the index first: that takes the index's write lock (and nothing of
-  // the store's), so two indexers of one file cannot both index the same rows.
-  SqliteTransaction transaction(db, SqliteTransaction::Kind::read);
-  sqlite_exec(db, "UPDATE fts.meta SET value = value WHERE key = 'indexed_upto'");
+  // The index's write lock (and nothing of the store's), so two indexers of one file cannot both
+  // index the same rows, and the trace writer is never held up.
+  auto transaction = SqliteTransaction::writing_only(db, "fts.meta");
   SqliteStatement upto(db, "SELECT value FROM fts.meta WHERE key = 'indexed_upto'");
   R1_ASSERT(upto.step(), "full-text index without indexed_upto");
   const int64_t from = upto.column_int64(0);

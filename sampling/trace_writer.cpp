@@ -4,6 +4,9 @@
 #include <cstdio>
 #include <utility>
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 namespace r1::sampling {
 
 TraceWriter::TraceWriter(const std::string& path, std::size_t max_pending_records)
@@ -78,6 +81,9 @@ void TraceWriter::run() {
 }
 
 void TraceWriter::run_indexer() {
+  // The index may trail; the commits may not: where the two contend for the cores, the writer
+  // goes first.
+  ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10);
   std::unique_lock lock(mutex_);
   for (;;) {
     // Every kIndexInterval, or when asked: an FTS5 segment per pass, so fewer, larger passes mean
