@@ -6,7 +6,10 @@
 #include <string>
 #include <vector>
 
+#include <sqlite3.h>
+
 #include "common/error.h"
+#include "sampling/sqlite_statement.h"
 #include "sampling/trace_store.h"
 #include "tests/sampling/temp_dir.h"
 #include "tests/sampling/trace_test_util.h"
@@ -310,4 +313,34 @@ TEST_CASE("search follows truncate_stage and writes made through the sqlite3 she
   CHECK_FALSE(store.get(2).has_value());
   CHECK(ids_of(store.search("fox", all)).back() == 7);
   raw_sql(corpus.path + ".fts", "INSERT INTO samples_fts(samples_fts) VALUES ('integrity-check')");
+}
+
+TEST_CASE("a writer of the store and a writer of its index lock only their own file") {
+  // The writer thread inserts samples while the indexer thread writes the index: with BEGIN
+  // IMMEDIATE each held both files' locks and waited out the other's whole transaction.
+  TempDir dir;
+  const std::string path = dir.file("traces.db");
+  { TraceStore store(path); }  // creates the store and its index file
+  auto connect = [&] {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+    sqlite3_busy_timeout(db, 0);  // a lock held by the other connection fails at once
+    sqlite_exec(db, ("ATTACH DATABASE '" + path + ".fts' AS fts").c_str());
+    return db;
+  };
+  sqlite3* writer = connect();
+  sqlite3* indexer = connect();
+  {
+    auto store_write = SqliteTransaction::writing_only(writer, "main.meta");
+    CHECK(sqlite3_txn_state(writer, "fts") == SQLITE_TXN_NONE);
+    auto index_write = SqliteTransaction::writing_only(indexer, "fts.meta");  // would be SQLITE_BUSY
+    CHECK(sqlite3_txn_state(indexer, "main") != SQLITE_TXN_WRITE);
+    index_write.commit();
+    // A second store writer does wait: the lock is real.
+    CHECK_THROWS_WITH(SqliteTransaction::writing_only(indexer, "main.meta"), doctest::Contains("locked"));
+    store_write.commit();
+  }
+  CHECK_THROWS_WITH(SqliteTransaction::writing_only(writer, "meta"), doctest::Contains("schema.table"));
+  sqlite3_close(writer);
+  sqlite3_close(indexer);
 }
