@@ -7,7 +7,29 @@ namespace {
 
 nlohmann::json number_or_null(double value) { return std::isfinite(value) ? nlohmann::json(value) : nullptr; }
 
+nlohmann::json distribution_json(const Distribution& d) {
+  return {{"count", d.count}, {"mean", number_or_null(d.mean)}, {"std", number_or_null(d.stddev)},
+          {"min", number_or_null(d.min)}, {"max", number_or_null(d.max)}};
+}
+
 }  // namespace
+
+nlohmann::json step_stats_json(const StepStats& s, const nlohmann::json& step) {
+  nlohmann::json components = nlohmann::json::object();
+  for (const auto& [name, value] : s.mean_components) components[name] = number_or_null(value);
+  return {{"stage", s.stage},
+          {"step", step},
+          {"count", s.count},
+          {"reward", distribution_json(s.reward)},
+          {"tokens", distribution_json(s.tokens)},
+          {"language_share", distribution_json(s.language)},
+          {"pass_rate", number_or_null(s.pass_rate)},
+          {"truncated_share", s.truncated_share},
+          {"accepted", s.accepted},
+          {"rejected", s.rejected},
+          {"rejections", s.rejections},
+          {"components", components}};
+}
 
 nlohmann::json trace_json(const TraceRow& row) {
   nlohmann::json components = nlohmann::json::object();

@@ -1,4 +1,4 @@
-// One trace as a JSON object: the format `r1 traces list|show|search|export --json` prints and the
+// One trace, and one step's statistics, as JSON objects: the format `r1 traces list|show|search|export --json` prints and the
 // viewer's /api/traces and /api/trace/ID answer with, so the two never drift apart.
 #pragma once
 
@@ -12,5 +12,9 @@ namespace r1::sampling {
 // nothing was judged, `snippet` is present only on search results. Text is the stored bytes: dump
 // with error_handler_t::replace, since model output need not be valid UTF-8.
 nlohmann::json trace_json(const TraceRow& row);
+
+// One stage's step (or, `step` = "all", a whole stage) of TraceStore::stats: what `r1 traces stats
+// --json` prints per line and /api/stats lists. Distributions as {count, mean, std, min, max}.
+nlohmann::json step_stats_json(const StepStats& stats, const nlohmann::json& step);
 
 }  // namespace r1::sampling

@@ -58,7 +58,6 @@ std::string one_line(const std::string& text, std::size_t width) {
   return out;
 }
 
-nlohmann::json number_or_null(double value) { return std::isfinite(value) ? nlohmann::json(value) : nullptr; }
 
 std::string verdict(const sampling::TraceRow& row) {
   if (!row.accepted) return "-";
@@ -155,11 +154,6 @@ void show(const TraceOptions& o) {
   std::cout << paint("2", "raw completion:") << "\n" << paint("2", indented(row->completion)) << "\n";
 }
 
-nlohmann::json distribution_json(const sampling::Distribution& d) {
-  return {{"count", d.count}, {"mean", number_or_null(d.mean)}, {"std", number_or_null(d.stddev)},
-          {"min", number_or_null(d.min)}, {"max", number_or_null(d.max)}};
-}
-
 void print_stats_row(const sampling::StepStats& s, const std::string& step_label) {
   char language[16] = "-", pass[16] = "-";
   if (s.language.count > 0) std::snprintf(language, sizeof language, "%.3f", s.language.mean);
@@ -183,20 +177,7 @@ void stats(const TraceOptions& o) {
   }
   if (o.json) {
     const auto emit = [&](const sampling::StepStats& s, const nlohmann::json& step) {
-      std::cout << nlohmann::json{{"stage", s.stage},
-                                  {"step", step},
-                                  {"count", s.count},
-                                  {"reward", distribution_json(s.reward)},
-                                  {"tokens", distribution_json(s.tokens)},
-                                  {"language_share", distribution_json(s.language)},
-                                  {"pass_rate", number_or_null(s.pass_rate)},
-                                  {"truncated_share", s.truncated_share},
-                                  {"accepted", s.accepted},
-                                  {"rejected", s.rejected},
-                                  {"rejections", s.rejections},
-                                  {"components", s.mean_components}}
-                       .dump()
-                << "\n";
+      std::cout << sampling::step_stats_json(s, step).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     };
     for (const auto& stage : stages) {
       if (!o.per_stage)

@@ -22,13 +22,6 @@ Response json_response(const json& value, unsigned status = 200) {
   return response;
 }
 
-json optional_number(double value) { return std::isnan(value) ? json(nullptr) : json(value); }
-
-json to_json(const sampling::Distribution& d) {
-  return {{"count", d.count}, {"mean", optional_number(d.mean)}, {"stddev", optional_number(d.stddev)},
-          {"min", optional_number(d.min)}, {"max", optional_number(d.max)}};
-}
-
 }  // namespace
 
 Response api_traces(const sampling::TraceStore& store, const QueryParams& params) {
@@ -55,18 +48,7 @@ Response api_stats(const sampling::TraceStore& store, const QueryParams& params)
   const auto run = params.integer("run", 0, std::numeric_limits<int64_t>::max());
   json stats = json::array();
   for (const auto& s : store.stats(stage, run))
-    stats.push_back({{"stage", s.stage},
-                     {"step", s.step},
-                     {"count", s.count},
-                     {"reward", to_json(s.reward)},
-                     {"tokens", to_json(s.tokens)},
-                     {"language", to_json(s.language)},
-                     {"pass_rate", optional_number(s.pass_rate)},
-                     {"truncated_share", s.truncated_share},
-                     {"accepted", s.accepted},
-                     {"rejected", s.rejected},
-                     {"rejections", s.rejections},
-                     {"mean_components", s.mean_components}});
+    stats.push_back(sampling::step_stats_json(s, s.step));
   json metrics = json::array();
   for (const auto& m : store.step_metrics(stage, run))
     metrics.push_back({{"stage", m.stage}, {"step", m.step}, {"values", m.values}});

@@ -201,6 +201,15 @@ TEST_CASE("charts: one SVG per stage and metric with one polyline point per step
   CHECK(f.get("/charts?stage=nonexistent").body.find("No data") != std::string::npos);
   const auto stats = f.get_json("/api/stats?stage=zero");
   CHECK(stats["stats"].size() == 8);
+  // The same object `r1 traces stats --json` prints per line (sampling::step_stats_json).
+  const auto& first = stats["stats"][0];
+  CHECK(first["stage"] == "zero");
+  for (const char* key : {"reward", "tokens", "language_share"}) {
+    CAPTURE(key);
+    CHECK(first[key]["count"].get<int64_t>() == first["count"].get<int64_t>());
+    CHECK(first[key]["std"].is_number());
+  }
+  CHECK(first["components"].contains("accuracy"));
   CHECK(stats["step_metrics"].size() == 8);
 }
 
