@@ -10,7 +10,7 @@ void add_pipeline_commands(CLI::App& app) {
 
   auto* run = app.add_subcommand("run", "run the pipeline's stages in order inside a run directory; finished "
                                         "stages are skipped, so re-running resumes");
-  run->add_option("config", options->config_path, "pipeline YAML, e.g. configs/tiny-zero.yaml")->required()->check(CLI::ExistingFile);
+  run->add_option("config", options->config_path, "pipeline YAML, e.g. configs/r1-tiny.yaml")->required()->check(CLI::ExistingFile);
   run->add_option("--set", options->overrides, "override a config key: --set zero.steps=10 (repeatable)");
   run->add_option("--run-dir", options->run_dir, "run directory (default: run.dir from the config)");
   run->add_option("--from", options->from, "re-run this stage and every later one");
@@ -19,7 +19,9 @@ void add_pipeline_commands(CLI::App& app) {
 
   auto stage_name = std::make_shared<std::string>();
   auto* stage = app.add_subcommand("stage", "run one stage of a pipeline config (same as run --only NAME)");
-  stage->add_option("name", *stage_name, "stage name: pretrain, zero")->required();
+  std::string known;
+  for (const auto& name : stages::StageRegistry::global().names()) known += (known.empty() ? "" : ", ") + name;
+  stage->add_option("name", *stage_name, "stage name: " + known)->required();
   stage->add_option("--config", options->config_path, "pipeline YAML")->required()->check(CLI::ExistingFile);
   stage->add_option("--set", options->overrides, "override a config key (repeatable)");
   stage->add_option("--run-dir", options->run_dir, "run directory (default: run.dir from the config)");

@@ -14,6 +14,8 @@
 #include "rl/optimizer.h"
 #include "rollout/engine.h"
 #include "sampling/arithmetic_task.h"
+#include "stages/sft_config.h"
+#include "stages/verdict.h"
 
 namespace r1::stages {
 
@@ -57,28 +59,18 @@ struct EvalConfig {
 };
 
 // `pretrain`: next-token training of the built-in model on the synthetic worked-solution corpus.
+// The training keys (steps, batch_size, train_on_prompt, optimizer, log_every) sit beside the corpus's.
 struct PretrainConfig {
   int64_t corpus_size = 6000;
   sampling::CorpusFlawsConfig flaws;
-  int64_t steps = 300;
-  int64_t batch_size = 32;
-  bool train_on_prompt = true;  // loss on the prompt text too, as for a base model's documents
-  rl::OptimizerConfig optimizer;
-  int64_t log_every = 25;
+  SftConfig training{.steps = 300, .batch_size = 32, .train_on_prompt = true};
 
   template <class V>
   void visit(V& v) {
     v("corpus_size", corpus_size);
     v("flaws", flaws);
-    v("steps", steps);
-    v("batch_size", batch_size);
-    v("train_on_prompt", train_on_prompt);
-    v("optimizer", optimizer);
-    v("log_every", log_every);
+    training.visit(v);
     v.check(corpus_size >= 1, "corpus_size", "must be >= 1");
-    v.check(steps >= 1, "steps", "must be >= 1");
-    v.check(batch_size >= 1, "batch_size", "must be >= 1");
-    v.check(log_every >= 1, "log_every", "must be >= 1");
   }
 };
 
@@ -103,8 +95,8 @@ struct RewardScoringConfig {
   rewards::ScoringOptions options(int threads) const;
 };
 
-// `zero`: R1-Zero — GRPO from the base model with rule rewards only.
-struct ZeroConfig {
+// An RL stage: GRPO from `init_from` with the named rewards (zero, reasoning_rl, final_rl).
+struct GrpoStageConfig {
   std::string init_from = "pretrain";  // a stage of this run, or a checkpoint directory
   int64_t steps = 40;
   int64_t prompts_per_step = 8;
@@ -135,6 +127,87 @@ struct ZeroConfig {
   }
 };
 
+// `cold_start`: sample the zero model, keep the correct and readable completions (verdict.h),
+// optionally rewrite them into the readable format, and SFT the base model on them.
+struct ColdStartConfig {
+  std::string sample_from = "zero";    // the model that writes the chains of thought
+  std::string init_from = "pretrain";  // the model fine-tuned on them (R1: the base)
+  int64_t num_prompts = 512;           // training prompts sampled (distinct from the held-out ones)
+  int64_t samples_per_prompt = 4;
+  rollout::SamplingParams sampling;
+  VerdictConfig verdict;
+  bool rewrite = false;  // close each kept chain of thought with a one-line summary paragraph (verdict.h)
+  SftConfig training{.steps = 200, .batch_size = 16};
+
+  template <class V>
+  void visit(V& v) {
+    v("sample_from", sample_from);
+    v("init_from", init_from);
+    v("num_prompts", num_prompts);
+    v("samples_per_prompt", samples_per_prompt);
+    v("sampling", sampling);
+    v("verdict", verdict);
+    v("rewrite", rewrite);
+    v("training", training);
+    v.check(num_prompts >= 1, "num_prompts", "must be >= 1");
+    v.check(samples_per_prompt >= 1, "samples_per_prompt", "must be >= 1");
+  }
+};
+
+// `rejection_sampling`: many samples per prompt from the reasoning-RL model; every one stored with
+// its rewards and verdict; the accepted ones are the SFT set.
+struct RejectionSamplingConfig {
+  std::string sample_from = "reasoning_rl";
+  int64_t num_prompts = 512;
+  int64_t samples_per_prompt = 8;
+  rollout::SamplingParams sampling;
+  VerdictConfig verdict;
+
+  template <class V>
+  void visit(V& v) {
+    v("sample_from", sample_from);
+    v("num_prompts", num_prompts);
+    v("samples_per_prompt", samples_per_prompt);
+    v("sampling", sampling);
+    v("verdict", verdict);
+    v.check(num_prompts >= 1, "num_prompts", "must be >= 1");
+    v.check(samples_per_prompt >= 1, "samples_per_prompt", "must be >= 1");
+  }
+};
+
+// `sft` and `distill`: SFT of `init_from` (or, for distill, a fresh student pretrained on the corpus)
+// on the accepted traces of `traces_from`, read from the trace store.
+struct TraceSftConfig {
+  std::string init_from = "pretrain";
+  std::string traces_from = "rejection_sampling";
+  SftConfig training{.steps = 300, .batch_size = 16};
+
+  template <class V>
+  void visit(V& v) {
+    v("init_from", init_from);
+    v("traces_from", traces_from);
+    v("training", training);
+    v.check(!traces_from.empty(), "traces_from", "must name the stage whose accepted traces to learn");
+  }
+};
+
+// `distill`: the student is its own preset; its baseline is the same student pretrained on the
+// corpus alone (`pretrain` steps), and the stage then fine-tunes it on the traces.
+struct DistillConfig {
+  std::string student_preset = "tiny-student";
+  std::string traces_from = "rejection_sampling";
+  SftConfig pretrain{.steps = 600, .batch_size = 16, .train_on_prompt = false};
+  SftConfig training{.steps = 300, .batch_size = 16};
+
+  template <class V>
+  void visit(V& v) {
+    v("student_preset", student_preset);
+    v("traces_from", traces_from);
+    v("pretrain", pretrain);
+    v("training", training);
+  }
+};
+
 struct PipelineConfig {
   RunConfig run;
   std::vector<std::string> stages = {"pretrain", "zero"};  // run in this order
@@ -144,7 +217,13 @@ struct PipelineConfig {
   sampling::ArithmeticTaskConfig task;
   EvalConfig eval;
   PretrainConfig pretrain;
-  ZeroConfig zero;
+  GrpoStageConfig zero;
+  ColdStartConfig cold_start;
+  GrpoStageConfig reasoning_rl{.init_from = "cold_start",
+                               .rewards = {{"accuracy", 1.0}, {"format", 0.5}, {"language_consistency", 0.5}}};
+  RejectionSamplingConfig rejection_sampling;
+  TraceSftConfig sft;
+  DistillConfig distill;
 
   template <class V>
   void visit(V& v) {
@@ -157,6 +236,11 @@ struct PipelineConfig {
     v("eval", eval);
     v("pretrain", pretrain);
     v("zero", zero);
+    v("cold_start", cold_start);
+    v("reasoning_rl", reasoning_rl);
+    v("rejection_sampling", rejection_sampling);
+    v("sft", sft);
+    v("distill", distill);
     v.check(!stages.empty(), "stages", "must list at least one stage");
     v.check(tokenizer == "byte", "tokenizer", "only the built-in \"byte\" tokenizer exists in this build");
   }

@@ -1,6 +1,8 @@
 // Sampling and scoring problems.
 #include "stages/rollout_scoring.h"
 
+#include <algorithm>
+#include <cmath>
 #include <numeric>
 
 #include "rewards/registry.h"
@@ -47,13 +49,52 @@ ScoredSamples sample_and_score(rollout::Engine& engine, const RunContext& ctx,
   return {std::move(scored), std::move(scores.summary)};
 }
 
+sampling::TraceRecord trace_record(const std::string& stage, int64_t step, const ScoredSample& item,
+                                   const sampling::Problem& problem, const rewards::Reward* language_meter) {
+  sampling::TraceRecord record;
+  record.stage = stage;
+  record.step = step;
+  record.prompt_index = item.prompt_index;
+  record.sample_index = item.sample_index;
+  record.prompt = problem.question;
+  record.completion = item.completion;
+  record.reference = problem.answer;
+  record.reward = item.reward.score;
+  record.components = item.reward.components;
+  record.outcome = rewards::outcome_name(item.reward.outcome);
+  record.reason = item.reward.reason;
+  record.prompt_tokens = int64_t(item.prompt_ids.size());
+  record.completion_tokens = int64_t(item.sample.token_ids.size());
+  record.finish_reason = rollout::finish_reason_name(item.sample.finish_reason);
+  const auto& lp = item.sample.logprobs;
+  if (!lp.empty()) {
+    record.logprob_mean = std::accumulate(lp.begin(), lp.end(), 0.0) / double(lp.size());
+    record.logprob_min = *std::min_element(lp.begin(), lp.end());
+  }
+  record.seed = item.seed;
+  if (const auto found = item.reward.components.find("language_consistency"); found != item.reward.components.end())
+    record.language_share = found->second;
+  else if (language_meter)
+    record.language_share = language_meter->score({problem.question, item.completion, problem.answer, {}})
+                                .components.at("language_consistency");
+  return record;
+}
+
+std::unique_ptr<rewards::Reward> language_meter(const PipelineConfig& config) {
+  if (config.run.language.empty()) return nullptr;
+  return rewards::Registry::global().create("language_consistency", {{"language", config.run.language}});
+}
+
 std::vector<sampling::Problem> eval_problems(const PipelineConfig& config) {
   return sampling::generate_problems(config.task, config.eval.num_prompts, config.run.seed ^ 0xe7a1e7a1ULL);
 }
 
 EvalResult evaluate(rollout::Engine& engine, const RunContext& ctx, const std::vector<sampling::Problem>& problems) {
   const auto& eval = ctx.config().eval;
-  std::shared_ptr<const rewards::Reward> reward = rewards::compose({{"accuracy", 1.0}, {"format", 1.0}});
+  const std::string& language = ctx.config().run.language;
+  nlohmann::json spec = {{"accuracy", 1.0}, {"format", 1.0}};
+  if (!language.empty()) spec["language_consistency"] = {{"weight", 1.0}, {"language", language}};
+  std::shared_ptr<const rewards::Reward> reward = rewards::compose_from_json(spec);
   std::vector<int64_t> indices(problems.size());
   std::iota(indices.begin(), indices.end(), 0);
   rewards::ScoringOptions scoring;  // built-in rule rewards: no limit; a failure is a bug, so stop
@@ -66,13 +107,30 @@ EvalResult evaluate(rollout::Engine& engine, const RunContext& ctx, const std::v
   for (const auto& item : scored) {
     result.accuracy += item.reward.components.at("accuracy");
     result.format += item.reward.components.at("format");
+    if (!language.empty()) result.language += item.reward.components.at("language_consistency");
     result.mean_tokens += double(item.sample.token_ids.size());
   }
   const double n = std::max<double>(1.0, double(scored.size()));
   result.accuracy /= n;
   result.format /= n;
+  result.language = language.empty() ? std::nan("") : result.language / n;
   result.mean_tokens /= n;
   return result;
+}
+
+std::string EvalResult::describe() const {
+  return format_line("accuracy %.3f  format %.3f  language %.3f  length %.1f tokens", accuracy, format, language,
+                     mean_tokens);
+}
+
+std::map<std::string, double> EvalResult::metrics() const {
+  return {{"eval_accuracy", accuracy}, {"eval_format", format}, {"eval_language", language}, {"eval_tokens", mean_tokens}};
+}
+
+nlohmann::json EvalResult::summary() const {
+  nlohmann::json out;
+  for (const auto& [key, value] : metrics()) out[key] = std::isfinite(value) ? nlohmann::json(value) : nullptr;
+  return out;
 }
 
 }  // namespace r1::stages

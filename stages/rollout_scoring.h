@@ -2,13 +2,16 @@
 // Shared by the RL stages and evaluation; holds no math.
 #pragma once
 
+#include <map>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "rewards/reward.h"
 #include "rewards/scoring.h"
 #include "rollout/engine.h"
 #include "sampling/arithmetic_task.h"
+#include "sampling/trace_store.h"
 #include "stages/run_context.h"
 
 namespace r1::stages {
@@ -37,13 +40,27 @@ ScoredSamples sample_and_score(rollout::Engine& engine, const RunContext& ctx,
                                const std::shared_ptr<const rewards::Reward>& reward,
                                const rewards::ScoringOptions& scoring);
 
+// The trace of one scored sample, as the store keeps it (advantage and verdict left for the caller).
+// The language share is the reward's language_consistency component where it has one, else
+// `language_meter`'s (null: none).
+sampling::TraceRecord trace_record(const std::string& stage, int64_t step, const ScoredSample& item,
+                                   const sampling::Problem& problem, const rewards::Reward* language_meter);
+
+// The run's language_consistency measure (run.language), or null where the run sets none.
+std::unique_ptr<rewards::Reward> language_meter(const PipelineConfig& config);
+
 struct EvalResult {
   double accuracy = 0.0;     // share of samples whose answer is correct
   double format = 0.0;       // share that follow the template
+  double language = 0.0;     // mean share of run.language words in the chain of thought (NaN: no language set)
   double mean_tokens = 0.0;  // completion length
+
+  std::string describe() const;                   // "accuracy 0.812  format 0.953  language 0.990  length 21.3 tokens"
+  std::map<std::string, double> metrics() const;  // eval_accuracy, eval_format, eval_language, eval_tokens
+  nlohmann::json summary() const;                 // the same, for done.json
 };
 
-// Accuracy and format of `engine`'s samples on held-out problems, with fixed seeds.
+// Accuracy, format and language share of `engine`'s samples on held-out problems, with fixed seeds.
 EvalResult evaluate(rollout::Engine& engine, const RunContext& ctx, const std::vector<sampling::Problem>& problems);
 
 // The held-out evaluation problems of this run (distinct seed from every training set).

@@ -11,6 +11,7 @@
 #include "common/config.h"
 #include "common/error.h"
 #include "stages/cpu_threads.h"
+#include "stages/results_table.h"
 #include "stages/stage.h"
 
 namespace r1::stages {
@@ -65,6 +66,11 @@ void run_pipeline(const RunOptions& options) {
     nlohmann::json record = {{"stage", name}, {"status", "done"}, {"summary", summary}};
     write_file_atomically(done, record.dump(2) + "\n");
   }
+  // The closing table: held-out accuracy, format, language share and length after each stage.
+  const auto table = results_table(ctx.dir(), config.stages);
+  write_file_atomically(ctx.dir() / "results.md", table.markdown());
+  write_file_atomically(ctx.dir() / "results.json", table.rows.dump(2) + "\n");
+  ctx.progress().line("results (" + (ctx.dir() / "results.md").string() + "):\n" + table.markdown());
 }
 
 void print_status(const std::string& run_dir) {

@@ -10,6 +10,11 @@ StageRegistry& StageRegistry::global() {
     StageRegistry r;
     r.add(pretrain_stage());
     r.add(zero_stage());
+    r.add(cold_start_stage());
+    r.add(reasoning_rl_stage());
+    r.add(rejection_sampling_stage());
+    r.add(sft_stage());
+    r.add(distill_stage());
     return r;
   }();
   return registry;

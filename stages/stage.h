@@ -36,5 +36,10 @@ class StageRegistry {
 // Defined by each stage's file; called once by StageRegistry::global().
 StageInfo pretrain_stage();
 StageInfo zero_stage();
+StageInfo cold_start_stage();
+StageInfo reasoning_rl_stage();
+StageInfo rejection_sampling_stage();
+StageInfo sft_stage();
+StageInfo distill_stage();
 
 }  // namespace r1::stages

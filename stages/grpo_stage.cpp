@@ -1,6 +1,9 @@
-// Stage `zero`: R1-Zero — GRPO from the base model with rule rewards only (accuracy + format).
-// Every sample goes into the trace store with its reward components and advantage.
+// The GRPO stages: `zero` (R1-Zero: GRPO from the base with rule rewards only, accuracy + format)
+// and `reasoning_rl` (GRPO from the cold-start model, adding language consistency) share one loop;
+// their config sections choose the starting model and the rewards. Every sample goes into the
+// trace store with its reward components and advantage.
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 #include <random>
 
@@ -19,9 +22,9 @@ namespace r1::stages {
 
 namespace {
 
-StageSummary run_zero(RunContext& ctx) {
+StageSummary run_grpo_stage(RunContext& ctx, const std::string& name, const GrpoStageConfig& cfg) {
   const auto& config = ctx.config();
-  const auto& cfg = config.zero;
+  const char* tag = name.c_str();
   torch::manual_seed(config.run.seed + 1);
   const auto& tokenizer = ctx.tokenizer();
 
@@ -37,7 +40,7 @@ StageSummary run_zero(RunContext& ctx) {
   try {
     reward = rewards::compose_from_json(cfg.rewards);
   } catch (const UserError& e) {
-    R1_FAIL("zero.rewards: ", e.what());
+    R1_FAIL(name, ".rewards: ", e.what());
   }
   const auto scoring = cfg.reward_scoring.options(int(config.run.threads));
   rl::Optimizer optimizer(policy_model->parameters(), cfg.optimizer, cfg.steps);
@@ -50,17 +53,13 @@ StageSummary run_zero(RunContext& ctx) {
   const auto held_out = eval_problems(config);
 
   auto before = evaluate(engine, ctx, held_out);
-  ctx.progress().line(format_line("[zero] eval before: accuracy %.3f  format %.3f  length %.1f tokens", before.accuracy,
-                                  before.format, before.mean_tokens));
-  ctx.log_metrics("zero", 0,
-                  {{"eval_accuracy", before.accuracy}, {"eval_format", before.format}, {"eval_tokens", before.mean_tokens}});
+  ctx.progress().line(format_line("[%s] eval before: %s", tag, before.describe().c_str()));
+  ctx.log_metrics(name, 0, before.metrics());
 
   const int64_t run_id = ctx.run_id();
-  ctx.progress().start("zero", cfg.steps);
+  ctx.progress().start(name, cfg.steps);
   // The language share of each trace: the reward's own component when it is one, else measured.
-  std::unique_ptr<rewards::Reward> language_meter;
-  if (!config.run.language.empty())
-    language_meter = rewards::Registry::global().create("language_consistency", {{"language", config.run.language}});
+  const auto meter = language_meter(config);
 
   int64_t cursor = 0;
   for (int64_t step = 1; step <= cfg.steps; ++step) {
@@ -106,38 +105,13 @@ StageSummary run_zero(RunContext& ctx) {
 
     // Traces and metrics.
     std::vector<sampling::TraceRecord> records;
-    double mean_reward = 0, accuracy = 0, format = 0, tokens = 0;
+    double mean_reward = 0, accuracy = 0, format = 0, tokens = 0, language = 0;
     auto advantage_values = advantages.accessor<float, 1>();
     for (std::size_t i = 0; i < scored.size(); ++i) {
       const auto& item = scored[i];
-      const auto& problem = train[item.prompt_index];
-      sampling::TraceRecord record;
-      record.stage = "zero";
-      record.step = step;
-      record.prompt_index = item.prompt_index;
-      record.sample_index = item.sample_index;
-      record.prompt = problem.question;
-      record.completion = item.completion;
-      record.reference = problem.answer;
-      record.reward = item.reward.score;
-      record.components = item.reward.components;
-      record.outcome = rewards::outcome_name(item.reward.outcome);
-      record.reason = item.reward.reason;
+      auto record = trace_record(name, step, item, train[item.prompt_index], meter.get());
       record.advantage = advantage_values[i];
-      record.prompt_tokens = int64_t(item.prompt_ids.size());
-      record.completion_tokens = int64_t(item.sample.token_ids.size());
-      record.finish_reason = rollout::finish_reason_name(item.sample.finish_reason);
-      const auto& lp = item.sample.logprobs;
-      if (!lp.empty()) {
-        record.logprob_mean = std::accumulate(lp.begin(), lp.end(), 0.0) / double(lp.size());
-        record.logprob_min = *std::min_element(lp.begin(), lp.end());
-      }
-      record.seed = item.seed;
-      if (const auto found = item.reward.components.find("language_consistency"); found != item.reward.components.end())
-        record.language_share = found->second;
-      else if (language_meter)
-        record.language_share = language_meter->score({problem.question, item.completion, problem.answer, {}})
-                                    .components.at("language_consistency");
+      language += std::isfinite(record.language_share) ? record.language_share : 0.0;
       records.push_back(std::move(record));
       mean_reward += item.reward.score;
       accuracy += item.reward.components.count("accuracy") ? item.reward.components.at("accuracy") : 0.0;
@@ -147,8 +121,9 @@ StageSummary run_zero(RunContext& ctx) {
     ctx.traces().add_samples(run_id, std::move(records));
     const double n = double(scored.size());
     const double step_seconds = ctx.progress().elapsed_seconds() - step_started;
-    ctx.log_metrics("zero", step,
+    ctx.log_metrics(name, step,
                     {{"reward", mean_reward / n}, {"accuracy", accuracy / n}, {"format", format / n},
+                     {"language", meter || !config.run.language.empty() ? language / n : std::nan("")},
                      {"completion_tokens", tokens / n}, {"kl", terms.kl}, {"policy_loss", terms.policy_loss},
                      {"clip_fraction", terms.clip_fraction}, {"grad_norm", grad_norm}, {"lr", lr},
                      {"entropy", terms.entropy},
@@ -156,32 +131,37 @@ StageSummary run_zero(RunContext& ctx) {
                      {"rollout_seconds", rollout_seconds},
                      {"reward_failures", double(scoring_summary.failures())}, {"learner_seconds", learner_seconds}});
     ctx.progress().line(format_line(
-        "[zero] step %3lld/%lld  reward %.3f  accuracy %.3f  format %.3f  length %5.1f  kl %.4f  %.1fs "
+        "[%s] step %3lld/%lld  reward %.3f  accuracy %.3f  format %.3f  length %5.1f  kl %.4f  %.1fs "
         "(rollout %.1fs)",
-        (long long)step, (long long)cfg.steps, mean_reward / n, accuracy / n, format / n, tokens / n, terms.kl,
+        tag, (long long)step, (long long)cfg.steps, mean_reward / n, accuracy / n, format / n, tokens / n, terms.kl,
         step_seconds, rollout_seconds));
     ctx.progress().update(step, format_line("accuracy %.2f", accuracy / n));
   }
   ctx.progress().finish();
-  policy::save_pretrained(ctx.model_dir("zero").string(), policy_model, tokenizer, config.chat_template);
+  policy::save_pretrained(ctx.model_dir(name).string(), policy_model, tokenizer, config.chat_template);
 
   auto after = evaluate(engine, ctx, held_out);
-  ctx.progress().line(format_line("[zero] eval after:  accuracy %.3f  format %.3f  length %.1f tokens  (before: %.3f)",
-                                  after.accuracy, after.format, after.mean_tokens, before.accuracy));
-  ctx.log_metrics("zero", cfg.steps,
-                  {{"eval_accuracy", after.accuracy}, {"eval_format", after.format}, {"eval_tokens", after.mean_tokens}});
-  return {{"eval_accuracy_before", before.accuracy},
-          {"eval_accuracy", after.accuracy},
-          {"eval_format_before", before.format},
-          {"eval_format", after.format},
-          {"eval_tokens", after.mean_tokens},
-          {"seconds", ctx.progress().elapsed_seconds()}};
+  ctx.progress().line(format_line("[%s] eval after:  %s  (accuracy before: %.3f)", tag, after.describe().c_str(),
+                                  before.accuracy));
+  ctx.log_metrics(name, cfg.steps, after.metrics());
+  auto summary = after.summary();
+  summary["eval_accuracy_before"] = before.accuracy;
+  summary["eval_format_before"] = before.format;
+  summary["eval_language_before"] = before.language;
+  summary["seconds"] = ctx.progress().elapsed_seconds();
+  return summary;
 }
 
 }  // namespace
 
 StageInfo zero_stage() {
-  return {"zero", "R1-Zero: GRPO from the base model with accuracy and format rewards", run_zero};
+  return {"zero", "R1-Zero: GRPO from the base model with accuracy and format rewards",
+          [](RunContext& ctx) { return run_grpo_stage(ctx, "zero", ctx.config().zero); }};
+}
+
+StageInfo reasoning_rl_stage() {
+  return {"reasoning_rl", "GRPO from the cold-start model with accuracy, format and language-consistency rewards",
+          [](RunContext& ctx) { return run_grpo_stage(ctx, "reasoning_rl", ctx.config().reasoning_rl); }};
 }
 
 }  // namespace r1::stages

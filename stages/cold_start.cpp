@@ -1,0 +1,59 @@
+// Stage `cold_start`: the zero model writes chains of thought for training prompts; the correct,
+// well-formed and readable ones (verdict.h), optionally rewritten into the readable format, become
+// an SFT set on which the base model is fine-tuned — R1's cold-start data, made by its zero model.
+#include "common/error.h"
+#include "policy/checkpoint.h"
+#include "rollout/cpu_engine.h"
+#include "stages/judged_sampling.h"
+#include "stages/sft_loop.h"
+#include "stages/stage.h"
+
+namespace r1::stages {
+
+namespace {
+
+StageSummary run_cold_start(RunContext& ctx) {
+  const auto& config = ctx.config();
+  const auto& cfg = config.cold_start;
+  torch::manual_seed(config.run.seed + 3);
+  const auto& tokenizer = ctx.tokenizer();
+
+  auto writer = policy::load_pretrained(ctx.resolve_model(cfg.sample_from)).model;
+  rollout::CpuEngine sampler(writer, tokenizer);
+  const auto problems = sampling::generate_problems(config.task, cfg.num_prompts, config.run.seed ^ 0xc01d57a7ULL);
+  auto judged = sample_and_judge(ctx, "cold_start", sampler, problems, cfg.samples_per_prompt, cfg.sampling,
+                                 cfg.verdict, config.run.seed * 104729ULL + 3);
+  R1_CHECK(!judged.accepted.empty(), "cold_start: no sample of '", cfg.sample_from, "' passed the verdict (",
+           judged.total, " judged); loosen cold_start.verdict or sample more (num_prompts, samples_per_prompt)");
+
+  auto model = policy::load_pretrained(ctx.resolve_model(cfg.init_from)).model;
+  std::vector<rl::TokenSequence> examples;
+  for (const auto& item : judged.accepted) {
+    const std::string completion = cfg.rewrite ? rewrite_readable(item.completion) : item.completion;
+    examples.push_back(sft_sequence(ctx, "cold_start", problems[item.prompt_index].question, completion,
+                                    model->config().max_position));
+  }
+  const auto trained = train_sft(ctx, "cold_start", model, examples, cfg.training, config.run.seed + 31);
+  policy::save_pretrained(ctx.model_dir("cold_start").string(), model, tokenizer, config.chat_template);
+
+  rollout::CpuEngine engine(model, tokenizer);
+  const auto eval = evaluate(engine, ctx, eval_problems(config));
+  ctx.progress().line(format_line("[cold_start] eval: %s", eval.describe().c_str()));
+  ctx.log_metrics("cold_start", cfg.training.steps, eval.metrics());
+  auto summary = eval.summary();
+  summary["data"] = judged.summary();
+  summary["sft_examples"] = int64_t(examples.size());
+  summary["final_loss"] = trained.final_loss;
+  summary["seconds"] = ctx.progress().elapsed_seconds();
+  return summary;
+}
+
+}  // namespace
+
+StageInfo cold_start_stage() {
+  return {"cold_start",
+          "sample the zero model, keep correct and readable chains of thought, SFT the base model on them",
+          run_cold_start};
+}
+
+}  // namespace r1::stages

@@ -1,0 +1,37 @@
+// Stage `rejection_sampling`: many samples per prompt from the reasoning-RL model; every sample,
+// its reward components and the verdict with its reason go into the trace store, where the
+// accepted ones are the SFT set that `sft` and `distill` read.
+#include "common/error.h"
+#include "policy/checkpoint.h"
+#include "rollout/cpu_engine.h"
+#include "stages/judged_sampling.h"
+#include "stages/stage.h"
+
+namespace r1::stages {
+
+namespace {
+
+StageSummary run_rejection_sampling(RunContext& ctx) {
+  const auto& config = ctx.config();
+  const auto& cfg = config.rejection_sampling;
+  torch::manual_seed(config.run.seed + 5);
+  auto model = policy::load_pretrained(ctx.resolve_model(cfg.sample_from)).model;
+  rollout::CpuEngine engine(model, ctx.tokenizer());
+  const auto problems = sampling::generate_problems(config.task, cfg.num_prompts, config.run.seed ^ 0x2e1ec7edULL);
+  auto judged = sample_and_judge(ctx, "rejection_sampling", engine, problems, cfg.samples_per_prompt, cfg.sampling,
+                                 cfg.verdict, config.run.seed * 130363ULL + 5);
+  ctx.traces().flush();  // the SFT set is in the store before the stage counts as done
+  auto summary = judged.summary();
+  summary["seconds"] = ctx.progress().elapsed_seconds();
+  return summary;
+}
+
+}  // namespace
+
+StageInfo rejection_sampling_stage() {
+  return {"rejection_sampling",
+          "many samples per prompt from the reasoning-RL model; every sample and its verdict into the trace store",
+          run_rejection_sampling};
+}
+
+}  // namespace r1::stages

@@ -1,0 +1,30 @@
+// The supervised-training settings shared by pretrain, cold_start, sft and distill (sft_loop.h).
+#pragma once
+
+#include <cstdint>
+
+#include "rl/optimizer.h"
+
+namespace r1::stages {
+
+struct SftConfig {
+  int64_t steps = 200;
+  int64_t batch_size = 16;
+  bool train_on_prompt = false;  // SFT learns the completion; true for a base model's documents
+  rl::OptimizerConfig optimizer;
+  int64_t log_every = 25;
+
+  template <class V>
+  void visit(V& v) {
+    v("steps", steps);
+    v("batch_size", batch_size);
+    v("train_on_prompt", train_on_prompt);
+    v("optimizer", optimizer);
+    v("log_every", log_every);
+    v.check(steps >= 1, "steps", "must be >= 1");
+    v.check(batch_size >= 1, "batch_size", "must be >= 1");
+    v.check(log_every >= 1, "log_every", "must be >= 1");
+  }
+};
+
+}  // namespace r1::stages

@@ -1,0 +1,111 @@
+// Stages `sft` and `distill`: supervised fine-tuning on the accepted traces of an earlier stage,
+// read back from the trace store. `sft` tunes the base model (R1's second SFT round); `distill`
+// tunes a smaller student of its own preset, and first trains the same student on the corpus
+// alone, the baseline it must beat.
+#include "common/error.h"
+#include "policy/checkpoint.h"
+#include "rollout/cpu_engine.h"
+#include "sampling/trace_store.h"
+#include "stages/rollout_scoring.h"
+#include "stages/sft_loop.h"
+#include "stages/stage.h"
+
+namespace r1::stages {
+
+namespace {
+
+// The accepted traces of `stage` in this run, as SFT examples.
+std::vector<rl::TokenSequence> accepted_traces(RunContext& ctx, const std::string& reader, const std::string& stage,
+                                               int64_t max_position) {
+  const int64_t run_id = ctx.run_id();
+  ctx.traces().flush(/*include_index=*/false);
+  sampling::TraceStore store(ctx.traces().path(), /*read_only=*/true);
+  sampling::TraceFilter filter;
+  filter.run_id = run_id;
+  filter.stage = stage;
+  filter.accepted = true;
+  filter.limit = -1;
+  std::vector<rl::TokenSequence> examples;
+  for (const auto& row : store.list(filter))
+    examples.push_back(sft_sequence(ctx, reader, row.prompt, row.completion, max_position));
+  R1_CHECK(!examples.empty(), reader, ": no accepted traces of stage '", stage, "' in ", ctx.traces().path(),
+           " (run ", run_id, "): run that stage first, or loosen its verdict");
+  ctx.progress().line(format_line("[%s] %lld accepted traces of %s", reader.c_str(), (long long)examples.size(),
+                                  stage.c_str()));
+  return examples;
+}
+
+EvalResult evaluate_model(RunContext& ctx, policy::CausalLM& model) {
+  rollout::CpuEngine engine(model, ctx.tokenizer());
+  return evaluate(engine, ctx, eval_problems(ctx.config()));
+}
+
+StageSummary run_sft(RunContext& ctx) {
+  const auto& config = ctx.config();
+  const auto& cfg = config.sft;
+  torch::manual_seed(config.run.seed + 7);
+  auto model = policy::load_pretrained(ctx.resolve_model(cfg.init_from)).model;
+  const auto examples = accepted_traces(ctx, "sft", cfg.traces_from, model->config().max_position);
+  const auto trained = train_sft(ctx, "sft", model, examples, cfg.training, config.run.seed + 37);
+  policy::save_pretrained(ctx.model_dir("sft").string(), model, ctx.tokenizer(), config.chat_template);
+  const auto eval = evaluate_model(ctx, model);
+  ctx.progress().line(format_line("[sft] eval: %s", eval.describe().c_str()));
+  ctx.log_metrics("sft", cfg.training.steps, eval.metrics());
+  auto summary = eval.summary();
+  summary["sft_examples"] = int64_t(examples.size());
+  summary["final_loss"] = trained.final_loss;
+  summary["seconds"] = ctx.progress().elapsed_seconds();
+  return summary;
+}
+
+StageSummary run_distill(RunContext& ctx) {
+  const auto& config = ctx.config();
+  const auto& cfg = config.distill;
+  torch::manual_seed(config.run.seed + 11);
+  auto student_config = policy::preset_config(cfg.student_preset);
+  student_config.vocab_size = ctx.tokenizer().vocab_size();
+  student_config.max_position = config.model.max_position;
+  policy::CausalLM student(student_config);
+
+  // The baseline: the student trained on the corpus alone, as the base model was.
+  const auto corpus = sampling::generate_corpus(config.task, config.pretrain.flaws, config.pretrain.corpus_size,
+                                                config.run.seed);
+  std::vector<rl::TokenSequence> documents;
+  for (const auto& item : corpus)
+    documents.push_back(sft_sequence(ctx, "distill", item.problem.question, item.completion, student_config.max_position));
+  ctx.progress().line(format_line("[distill] student %s: %lld parameters; first the corpus alone",
+                                  cfg.student_preset.c_str(), (long long)student->num_parameters()));
+  train_sft(ctx, "distill", student, documents, cfg.pretrain, config.run.seed + 41);
+  const auto baseline = evaluate_model(ctx, student);
+  ctx.progress().line(format_line("[distill] student without the traces: %s", baseline.describe().c_str()));
+  policy::save_pretrained((ctx.stage_dir("distill") / "baseline").string(), student, ctx.tokenizer(),
+                          config.chat_template);
+
+  const auto examples = accepted_traces(ctx, "distill", cfg.traces_from, student_config.max_position);
+  SftConfig tuning = cfg.training;
+  const auto trained = train_sft(ctx, "distill", student, examples, tuning, config.run.seed + 43);
+  policy::save_pretrained(ctx.model_dir("distill").string(), student, ctx.tokenizer(), config.chat_template);
+  const auto eval = evaluate_model(ctx, student);
+  ctx.progress().line(format_line("[distill] student with the traces:    %s", eval.describe().c_str()));
+  ctx.log_metrics("distill", cfg.pretrain.steps + cfg.training.steps, eval.metrics());
+  auto summary = eval.summary();
+  summary["baseline"] = baseline.summary();
+  summary["student_parameters"] = student->num_parameters();
+  summary["sft_examples"] = int64_t(examples.size());
+  summary["final_loss"] = trained.final_loss;
+  summary["seconds"] = ctx.progress().elapsed_seconds();
+  return summary;
+}
+
+}  // namespace
+
+StageInfo sft_stage() {
+  return {"sft", "SFT of the base model on the accepted traces of rejection sampling, read from the trace store", run_sft};
+}
+
+StageInfo distill_stage() {
+  return {"distill", "SFT of a smaller student on the same accepted traces, against the student without them",
+          run_distill};
+}
+
+}  // namespace r1::stages
