@@ -61,6 +61,15 @@ void run_pipeline(const RunOptions& options) {
     }
     fs::create_directories(ctx.stage_dir(name));
     fs::remove(done);
+    // The stage starts from scratch: what an earlier attempt left (killed midway, or re-run with
+    // --from/--only) goes first — its traces and step metrics in the store, its metrics.jsonl — so
+    // no trace is stored twice.
+    int64_t removed = 0;
+    const int64_t run_id = ctx.run_id();
+    ctx.traces().with_store([&](sampling::TraceStore& store) { removed = store.truncate_stage(run_id, name, 0); });
+    fs::remove(ctx.stage_dir(name) / "metrics.jsonl");
+    if (removed > 0)
+      ctx.progress().line("[" + name + "] removed " + std::to_string(removed) + " traces of an earlier attempt");
     ctx.progress().line("[" + name + "] " + registry.get(name).description);
     auto summary = registry.get(name).run(ctx);
     nlohmann::json record = {{"stage", name}, {"status", "done"}, {"summary", summary}};

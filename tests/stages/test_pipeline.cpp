@@ -97,6 +97,14 @@ TEST_CASE("r1-tiny: every stage runs, feeds the next, and reports in the closing
   auto status = r1("status " + run.string());
   CHECK(status.exit_code == 0);
   CHECK(status.output.find("rejection_sampling: done") != std::string::npos);
+
+  // Re-running a stage replaces its traces instead of adding a second copy (or failing on them).
+  auto again = r1("run " + kFlowConfig + kTinyFlow + " --run-dir " + run.string() + " --only rejection_sampling");
+  INFO(again.output);
+  CHECK(again.exit_code == 0);
+  CHECK(again.output.find("[rejection_sampling] removed 18 traces of an earlier attempt") != std::string::npos);
+  CHECK(traces(run, "--stage rejection_sampling").size() == 18);
+  CHECK(traces(run, "--stage zero").size() == 2 * 2 * 4);  // other stages untouched
 }
 
 TEST_CASE("a stage with nothing to learn from says so, exit 2") {
