@@ -106,12 +106,16 @@ StageSummary run_grpo_stage(RunContext& ctx, const std::string& name, const Grpo
     // Traces and metrics.
     std::vector<sampling::TraceRecord> records;
     double mean_reward = 0, accuracy = 0, format = 0, tokens = 0, language = 0;
+    int64_t with_language = 0;  // samples with a share (the reward's component or the run's measure)
     auto advantage_values = advantages.accessor<float, 1>();
     for (std::size_t i = 0; i < scored.size(); ++i) {
       const auto& item = scored[i];
       auto record = trace_record(name, step, item, train[item.prompt_index], meter.get());
       record.advantage = advantage_values[i];
-      language += std::isfinite(record.language_share) ? record.language_share : 0.0;
+      if (std::isfinite(record.language_share)) {
+        language += record.language_share;
+        ++with_language;
+      }
       records.push_back(std::move(record));
       mean_reward += item.reward.score;
       accuracy += item.reward.components.count("accuracy") ? item.reward.components.at("accuracy") : 0.0;
@@ -123,7 +127,7 @@ StageSummary run_grpo_stage(RunContext& ctx, const std::string& name, const Grpo
     const double step_seconds = ctx.progress().elapsed_seconds() - step_started;
     ctx.log_metrics(name, step,
                     {{"reward", mean_reward / n}, {"accuracy", accuracy / n}, {"format", format / n},
-                     {"language", meter || !config.run.language.empty() ? language / n : std::nan("")},
+                     {"language", with_language > 0 ? language / double(with_language) : std::nan("")},
                      {"completion_tokens", tokens / n}, {"kl", terms.kl}, {"policy_loss", terms.policy_loss},
                      {"clip_fraction", terms.clip_fraction}, {"grad_norm", grad_norm}, {"lr", lr},
                      {"entropy", terms.entropy},

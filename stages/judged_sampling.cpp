@@ -4,7 +4,6 @@
 #include <cmath>
 
 #include "common/error.h"
-#include "rewards/registry.h"
 
 namespace r1::stages {
 
@@ -26,17 +25,9 @@ JudgedSampling sample_and_judge(RunContext& ctx, const std::string& stage, rollo
   const auto& config = ctx.config();
   // Every rule needs its component: accuracy and format always, the language share where the run
   // names a language (without one, the language rule is off).
-  nlohmann::json spec = {{"accuracy", 1.0}, {"format", 1.0}};
+  const auto scoring = rule_scoring(config);
   VerdictConfig rules = verdict;
-  if (!config.run.language.empty())
-    spec["language_consistency"] = {{"weight", 1.0}, {"language", config.run.language}};
-  else
-    rules.min_language_share = 0.0;
-  std::shared_ptr<const rewards::Reward> reward = rewards::compose_from_json(spec);
-  rewards::ScoringOptions scoring;  // built-in rule rewards: a failure is a bug, so stop
-  scoring.threads = int(config.run.threads);
-  scoring.on_failure = rewards::FailurePolicy::stop;
-
+  if (!scoring.measures_language) rules.min_language_share = 0.0;
   VerdictJudge judge(rules);
   JudgedSampling out;
   const int64_t chunks = (int64_t(problems.size()) + kPromptsPerChunk - 1) / kPromptsPerChunk;
@@ -47,7 +38,7 @@ JudgedSampling sample_and_judge(RunContext& ctx, const std::string& stage, rollo
     for (int64_t i = chunk * kPromptsPerChunk; i < std::min<int64_t>((chunk + 1) * kPromptsPerChunk, problems.size()); ++i)
       indices.push_back(i);
     auto scored = sample_and_score(engine, ctx, problems, indices, samples_per_prompt, params, seed + uint64_t(chunk),
-                                   reward, scoring)
+                                   scoring.reward, scoring.options)
                       .samples;
     std::vector<sampling::TraceRecord> records;
     for (auto& item : scored) {
@@ -74,7 +65,7 @@ JudgedSampling sample_and_judge(RunContext& ctx, const std::string& stage, rollo
   const double n = std::max<double>(1.0, double(out.total));
   out.accuracy /= n;
   out.format /= n;
-  out.language = config.run.language.empty() ? std::nan("") : out.language / n;
+  out.language = scoring.measures_language ? out.language / n : std::nan("");
   out.mean_tokens /= n;
   std::string reasons;
   for (const auto& [reason, count] : out.rejections) reasons += " " + reason + "=" + std::to_string(count);

@@ -63,7 +63,7 @@ struct EvalConfig {
 struct PretrainConfig {
   int64_t corpus_size = 6000;
   sampling::CorpusFlawsConfig flaws;
-  SftConfig training{.steps = 300, .batch_size = 32, .train_on_prompt = true};
+  SftConfig training = sft_defaults(300, 32, true);
 
   template <class V>
   void visit(V& v) {
@@ -137,7 +137,7 @@ struct ColdStartConfig {
   rollout::SamplingParams sampling;
   VerdictConfig verdict;
   bool rewrite = false;  // close each kept chain of thought with a one-line summary paragraph (verdict.h)
-  SftConfig training{.steps = 200, .batch_size = 16};
+  SftConfig training = sft_defaults(200, 16);
 
   template <class V>
   void visit(V& v) {
@@ -180,7 +180,7 @@ struct RejectionSamplingConfig {
 struct TraceSftConfig {
   std::string init_from = "pretrain";
   std::string traces_from = "rejection_sampling";
-  SftConfig training{.steps = 300, .batch_size = 16};
+  SftConfig training = sft_defaults(300, 16);
 
   template <class V>
   void visit(V& v) {
@@ -196,8 +196,8 @@ struct TraceSftConfig {
 struct DistillConfig {
   std::string student_preset = "tiny-student";
   std::string traces_from = "rejection_sampling";
-  SftConfig pretrain{.steps = 600, .batch_size = 16, .train_on_prompt = false};
-  SftConfig training{.steps = 300, .batch_size = 16};
+  SftConfig pretrain = sft_defaults(600, 16, false);
+  SftConfig training = sft_defaults(300, 16);
 
   template <class V>
   void visit(V& v) {
@@ -207,6 +207,14 @@ struct DistillConfig {
     v("training", training);
   }
 };
+
+// reasoning_rl: GRPO from the cold-start model, language consistency added to the rule rewards.
+inline GrpoStageConfig reasoning_rl_defaults() {
+  GrpoStageConfig config;
+  config.init_from = "cold_start";
+  config.rewards = {{"accuracy", 1.0}, {"format", 0.5}, {"language_consistency", 0.5}};
+  return config;
+}
 
 struct PipelineConfig {
   RunConfig run;
@@ -219,8 +227,7 @@ struct PipelineConfig {
   PretrainConfig pretrain;
   GrpoStageConfig zero;
   ColdStartConfig cold_start;
-  GrpoStageConfig reasoning_rl{.init_from = "cold_start",
-                               .rewards = {{"accuracy", 1.0}, {"format", 0.5}, {"language_consistency", 0.5}}};
+  GrpoStageConfig reasoning_rl = reasoning_rl_defaults();
   RejectionSamplingConfig rejection_sampling;
   TraceSftConfig sft;
   DistillConfig distill;

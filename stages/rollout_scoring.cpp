@@ -85,35 +85,40 @@ std::unique_ptr<rewards::Reward> language_meter(const PipelineConfig& config) {
   return rewards::Registry::global().create("language_consistency", {{"language", config.run.language}});
 }
 
+RuleScoring rule_scoring(const PipelineConfig& config) {
+  RuleScoring rules;
+  nlohmann::json spec = {{"accuracy", 1.0}, {"format", 1.0}};
+  rules.measures_language = !config.run.language.empty();
+  if (rules.measures_language) spec["language_consistency"] = {{"weight", 1.0}, {"language", config.run.language}};
+  rules.reward = rewards::compose_from_json(spec);
+  rules.options.threads = int(config.run.threads);
+  rules.options.on_failure = rewards::FailurePolicy::stop;
+  return rules;
+}
+
 std::vector<sampling::Problem> eval_problems(const PipelineConfig& config) {
   return sampling::generate_problems(config.task, config.eval.num_prompts, config.run.seed ^ 0xe7a1e7a1ULL);
 }
 
 EvalResult evaluate(rollout::Engine& engine, const RunContext& ctx, const std::vector<sampling::Problem>& problems) {
   const auto& eval = ctx.config().eval;
-  const std::string& language = ctx.config().run.language;
-  nlohmann::json spec = {{"accuracy", 1.0}, {"format", 1.0}};
-  if (!language.empty()) spec["language_consistency"] = {{"weight", 1.0}, {"language", language}};
-  std::shared_ptr<const rewards::Reward> reward = rewards::compose_from_json(spec);
+  const auto rules = rule_scoring(ctx.config());
   std::vector<int64_t> indices(problems.size());
   std::iota(indices.begin(), indices.end(), 0);
-  rewards::ScoringOptions scoring;  // built-in rule rewards: no limit; a failure is a bug, so stop
-  scoring.threads = int(ctx.config().run.threads);
-  scoring.on_failure = rewards::FailurePolicy::stop;
   auto scored = sample_and_score(engine, ctx, problems, indices, eval.samples_per_prompt, eval.sampling,
-                                 /*seed=*/0xe7a1, reward, scoring)
+                                 /*seed=*/0xe7a1, rules.reward, rules.options)
                     .samples;
   EvalResult result;
   for (const auto& item : scored) {
     result.accuracy += item.reward.components.at("accuracy");
     result.format += item.reward.components.at("format");
-    if (!language.empty()) result.language += item.reward.components.at("language_consistency");
+    if (rules.measures_language) result.language += item.reward.components.at("language_consistency");
     result.mean_tokens += double(item.sample.token_ids.size());
   }
   const double n = std::max<double>(1.0, double(scored.size()));
   result.accuracy /= n;
   result.format /= n;
-  result.language = language.empty() ? std::nan("") : result.language / n;
+  result.language = rules.measures_language ? result.language / n : std::nan("");
   result.mean_tokens /= n;
   return result;
 }

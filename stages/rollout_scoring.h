@@ -49,6 +49,16 @@ sampling::TraceRecord trace_record(const std::string& stage, int64_t step, const
 // The run's language_consistency measure (run.language), or null where the run sets none.
 std::unique_ptr<rewards::Reward> language_meter(const PipelineConfig& config);
 
+// The rule reward evaluation and the verdicts score with: accuracy and format (weight 1 each),
+// plus language_consistency in run.language where the run names one; and its scoring options
+// (run.threads, no time limit, a failure stops the run: built-in rewards failing is a bug).
+struct RuleScoring {
+  std::shared_ptr<const rewards::Reward> reward;
+  rewards::ScoringOptions options;
+  bool measures_language = false;
+};
+RuleScoring rule_scoring(const PipelineConfig& config);
+
 struct EvalResult {
   double accuracy = 0.0;     // share of samples whose answer is correct
   double format = 0.0;       // share that follow the template

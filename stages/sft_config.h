@@ -27,4 +27,14 @@ struct SftConfig {
   }
 };
 
+// Defaults for a stage's training section (every other key keeps SftConfig's default). A function,
+// not designated initialisers: those leave members with their own defaults "missing" to -Wextra.
+inline SftConfig sft_defaults(int64_t steps, int64_t batch_size, bool train_on_prompt = false) {
+  SftConfig config;
+  config.steps = steps;
+  config.batch_size = batch_size;
+  config.train_on_prompt = train_on_prompt;
+  return config;
+}
+
 }  // namespace r1::stages

@@ -82,8 +82,7 @@ StageSummary run_distill(RunContext& ctx) {
                           config.chat_template);
 
   const auto examples = accepted_traces(ctx, "distill", cfg.traces_from, student_config.max_position);
-  SftConfig tuning = cfg.training;
-  const auto trained = train_sft(ctx, "distill", student, examples, tuning, config.run.seed + 43);
+  const auto trained = train_sft(ctx, "distill", student, examples, cfg.training, config.run.seed + 43);
   policy::save_pretrained(ctx.model_dir("distill").string(), student, ctx.tokenizer(), config.chat_template);
   const auto eval = evaluate_model(ctx, student);
   ctx.progress().line(format_line("[distill] student with the traces:    %s", eval.describe().c_str()));

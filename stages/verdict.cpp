@@ -40,7 +40,6 @@ std::optional<std::string> VerdictJudge::judge(int64_t prompt_index, const std::
     return "long_paragraphs";
   if (config_.reject_code_blocks && completion.find("```") != std::string::npos) return "code_blocks";
   if (config_.reject_duplicates && !kept_.emplace(prompt_index, completion).second) return "duplicate";
-  if (!config_.reject_duplicates) kept_.emplace(prompt_index, completion);
   return std::nullopt;
 }
 

@@ -48,7 +48,7 @@ class VerdictJudge {
 
  private:
   VerdictConfig config_;
-  std::set<std::pair<int64_t, std::string>> kept_;
+  std::set<std::pair<int64_t, std::string>> kept_;  // (prompt, completion) accepted: the duplicate rule's memory
 };
 
 // The longest paragraph of the chain of thought, in bytes (paragraphs split at blank lines).
