@@ -2,6 +2,9 @@
 #include "rl/optimizer.h"
 
 #include <cmath>
+#include <fstream>
+
+#include "common/error.h"
 
 namespace r1::rl {
 
@@ -41,6 +44,31 @@ double Optimizer::step() {
   adamw_->zero_grad();
   ++step_;
   return norm;
+}
+
+void Optimizer::save(const std::string& path) const {
+  torch::serialize::OutputArchive archive;
+  adamw_->save(archive);
+  archive.write("r1_schedule_step", torch::tensor(step_, torch::kLong));
+  archive.write("r1_parameter_count", torch::tensor(int64_t(parameters_.size()), torch::kLong));
+  archive.save_to(path);
+}
+
+void Optimizer::load(const std::string& path) {
+  R1_CHECK(std::ifstream(path).good(), path, ": no optimiser state to resume from");
+  torch::serialize::InputArchive archive;
+  torch::Tensor step, count;
+  try {
+    archive.load_from(path);
+    archive.read("r1_schedule_step", step);
+    archive.read("r1_parameter_count", count);
+  } catch (const c10::Error& e) {
+    R1_FAIL(path, ": not an r1 optimiser state (", e.what_without_backtrace(), ")");
+  }
+  R1_CHECK(count.item<int64_t>() == int64_t(parameters_.size()), path, ": optimiser state for ", count.item<int64_t>(),
+           " parameters, this model has ", parameters_.size());
+  adamw_->load(archive);
+  step_ = step.item<int64_t>();
 }
 
 }  // namespace r1::rl

@@ -48,6 +48,10 @@ class Optimizer {
   double step();
   double current_lr() const;
   int64_t steps_done() const { return step_; }
+  // The AdamW moments and the schedule's step, for an exact resume. load() expects an optimiser
+  // over the same parameters; UserError naming the file otherwise.
+  void save(const std::string& path) const;
+  void load(const std::string& path);
 
  private:
   std::vector<torch::Tensor> parameters_;

@@ -12,6 +12,7 @@
 #include <unordered_set>
 
 #include "common/error.h"
+#include "sampling/portable_random.h"
 
 namespace r1::sampling {
 namespace {
@@ -34,17 +35,6 @@ constexpr std::array<const char*, 15> kItems{
     "coins",  "stamps",  "balloons", "candies", "crayons", "beads", "toys",
 };
 
-// The standard distributions are implementation-defined; these two make a seed give the same
-// problems under libstdc++ and libc++.
-uint64_t uniform_int(std::mt19937_64& rng, uint64_t low, uint64_t high) {
-  const uint64_t span = high - low + 1;
-  const uint64_t limit = UINT64_MAX - UINT64_MAX % span;  // reject the biased tail
-  uint64_t draw = rng();
-  while (draw >= limit) draw = rng();
-  return low + draw % span;
-}
-
-double uniform_unit(std::mt19937_64& rng) { return static_cast<double>(rng() >> 11) * 0x1.0p-53; }
 
 // What a question is made of; the question text and the solution are both written from this.
 struct Parts {
@@ -252,6 +242,20 @@ std::vector<Problem> generate_problems(const ArithmeticTaskConfig& config, std::
 
 std::string clean_solution(const Problem& problem, bool restate_question) {
   return write_solution(parts_from_problem(problem), {}, restate_question).completion;
+}
+
+const std::vector<std::string>& person_names() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> out;
+    for (const auto& person : kPeople) out.push_back(person.name);
+    return out;
+  }();
+  return names;
+}
+
+const std::vector<std::string>& item_names() {
+  static const std::vector<std::string> names(kItems.begin(), kItems.end());
+  return names;
 }
 
 std::vector<WorkedSolution> generate_corpus(const ArithmeticTaskConfig& task, const CorpusFlawsConfig& flaws,

@@ -79,6 +79,10 @@ std::string clean_solution(const Problem& problem, bool restate_question = true)
 std::vector<WorkedSolution> generate_corpus(const ArithmeticTaskConfig& task, const CorpusFlawsConfig& flaws,
                                             std::size_t count, uint64_t seed);
 
+// The first names and item nouns the synthetic tasks draw from (the chat task reuses them).
+const std::vector<std::string>& person_names();
+const std::vector<std::string>& item_names();
+
 // Problems from a JSONL file with "question" (or "prompt") and "answer" per line; a GSM8K answer's
 // "#### N" tail is taken as the reference. UserError naming the file and line on bad input.
 std::vector<Problem> load_problems_jsonl(const std::string& path);

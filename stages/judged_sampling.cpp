@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "common/error.h"
+#include "sampling/chat_task.h"
 
 namespace r1::stages {
 
@@ -16,7 +17,8 @@ constexpr int64_t kPromptsPerChunk = 32;
 nlohmann::json JudgedSampling::summary() const {
   return {{"samples", total},       {"accepted", int64_t(accepted.size())}, {"accepted_share", accepted_share()},
           {"rejections", rejections}, {"sample_accuracy", accuracy},        {"sample_format", format},
-          {"sample_language", language}, {"sample_tokens", mean_tokens}};
+          {"sample_language", language}, {"sample_tokens", mean_tokens}, {"chat_samples", chat_samples},
+          {"chat_accepted", chat_accepted}};
 }
 
 JudgedSampling sample_and_judge(RunContext& ctx, const std::string& stage, rollout::Engine& engine,
@@ -29,7 +31,9 @@ JudgedSampling sample_and_judge(RunContext& ctx, const std::string& stage, rollo
   VerdictConfig rules = verdict;
   if (!scoring.measures_language) rules.min_language_share = 0.0;
   VerdictJudge judge(rules);
+  const auto reward = route_by_task(scoring.reward, chat_labeller());
   JudgedSampling out;
+  int64_t reasoning_samples = 0;
   const int64_t chunks = (int64_t(problems.size()) + kPromptsPerChunk - 1) / kPromptsPerChunk;
   const int64_t run_id = ctx.run_id();
   ctx.progress().start(stage, chunks);
@@ -38,23 +42,34 @@ JudgedSampling sample_and_judge(RunContext& ctx, const std::string& stage, rollo
     for (int64_t i = chunk * kPromptsPerChunk; i < std::min<int64_t>((chunk + 1) * kPromptsPerChunk, problems.size()); ++i)
       indices.push_back(i);
     auto scored = sample_and_score(engine, ctx, problems, indices, samples_per_prompt, params, seed + uint64_t(chunk),
-                                   scoring.reward, scoring.options)
+                                   reward, scoring.options)
                       .samples;
     std::vector<sampling::TraceRecord> records;
     for (auto& item : scored) {
       const auto& problem = problems[item.prompt_index];
+      const bool chat = sampling::is_chat(problem);
       auto record = trace_record(stage, chunk + 1, item, problem, nullptr);
-      const auto reason = judge.judge(item.prompt_index, item.completion, item.reward.components);
+      const auto reason =
+          chat ? judge.judge_chat(item.prompt_index, item.completion,
+                                  item.reward.outcome == rewards::Outcome::pass ? std::nullopt
+                                                                                : std::optional(item.reward.reason))
+               : judge.judge(item.prompt_index, item.completion, item.reward.components);
       record.accepted = !reason.has_value();
       if (reason) {
         record.rejection_reason = *reason;
         ++out.rejections[*reason];
       }
-      out.accuracy += item.reward.components.at("accuracy");
-      out.format += item.reward.components.at("format");
-      if (std::isfinite(record.language_share)) out.language += record.language_share;
-      out.mean_tokens += double(item.sample.token_ids.size());
       ++out.total;
+      if (chat) {
+        ++out.chat_samples;
+        out.chat_accepted += !reason;
+      } else {  // the sample statistics describe the reasoning samples
+        ++reasoning_samples;
+        out.accuracy += item.reward.components.at("accuracy");
+        out.format += item.reward.components.at("format");
+        if (std::isfinite(record.language_share)) out.language += record.language_share;
+        out.mean_tokens += double(item.sample.token_ids.size());
+      }
       records.push_back(std::move(record));
       if (!reason) out.accepted.push_back(std::move(item));
     }
@@ -62,7 +77,7 @@ JudgedSampling sample_and_judge(RunContext& ctx, const std::string& stage, rollo
     ctx.progress().update(chunk + 1, format_line("accepted %lld/%lld", (long long)out.accepted.size(), (long long)out.total));
   }
   ctx.progress().finish();
-  const double n = std::max<double>(1.0, double(out.total));
+  const double n = std::max<double>(1.0, double(reasoning_samples));
   out.accuracy /= n;
   out.format /= n;
   out.language = scoring.measures_language ? out.language / n : std::nan("");

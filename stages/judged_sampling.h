@@ -1,5 +1,6 @@
 // Sampling with a verdict, for cold start and rejection sampling: many samples per prompt, each
-// scored for accuracy, format and language share, judged (verdict.h) and stored in the trace store
+// scored for accuracy, format and language share (chat prompts: by the chat labeller), judged
+// (verdict.h) and stored in the trace store
 // with its verdict and reason. Prompts go in chunks, one store "step" each, so the traces of a
 // long stage reach the store (and the viewer) as it goes.
 #pragma once
@@ -18,7 +19,8 @@ struct JudgedSampling {
   std::vector<ScoredSample> accepted;        // the kept samples, in prompt order
   int64_t total = 0;                         // samples judged
   std::map<std::string, int64_t> rejections;  // reason -> count
-  double accuracy = 0.0, format = 0.0, language = 0.0, mean_tokens = 0.0;  // over every sample
+  double accuracy = 0.0, format = 0.0, language = 0.0, mean_tokens = 0.0;  // over the reasoning samples
+  int64_t chat_samples = 0, chat_accepted = 0;  // non-reasoning prompts' samples (judged by the chat labeller)
 
   double accepted_share() const { return total == 0 ? 0.0 : double(accepted.size()) / double(total); }
   nlohmann::json summary() const;  // counts, shares and rejections by reason, for done.json

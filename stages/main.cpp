@@ -9,11 +9,13 @@
 #include "common/error.h"
 #include "stages/cli.h"
 #include "stages/cpu_threads.h"
+#include "stages/reward_model_reward.h"
 
 int main(int argc, char** argv) {
   // One BLAS thread beside LibTorch's pool (measured 1.6x faster pretraining on 2 cores than letting
   // OpenBLAS spin its own threads); `r1 run` applies run.threads on top.
   r1::stages::configure_cpu_threads(int(std::max(1u, std::thread::hardware_concurrency())), 1);
+  r1::stages::register_model_rewards();  // rewards that run a model live in stages, not rewards/
   CLI::App app{"r1 — the DeepSeek-R1 post-training flow (zero RL, cold start, reasoning RL, rejection "
                "sampling, SFT, final RL) on open models"};
   app.require_subcommand(1);

@@ -14,6 +14,7 @@
 #include "rl/optimizer.h"
 #include "rollout/engine.h"
 #include "sampling/arithmetic_task.h"
+#include "sampling/chat_task.h"
 #include "stages/sft_config.h"
 #include "stages/verdict.h"
 
@@ -46,14 +47,17 @@ struct RunConfig {
 struct EvalConfig {
   int64_t num_prompts = 64;
   int64_t samples_per_prompt = 4;
+  int64_t chat_prompts = 0;  // held-out chat prompts: the share of replies the labeller prefers
   rollout::SamplingParams sampling;
 
   template <class V>
   void visit(V& v) {
     v("num_prompts", num_prompts);
     v("samples_per_prompt", samples_per_prompt);
+    v("chat_prompts", chat_prompts);
     v("sampling", sampling);
     v.check(num_prompts >= 1, "num_prompts", "must be >= 1");
+    v.check(chat_prompts >= 0, "chat_prompts", "must be >= 0");
     v.check(samples_per_prompt >= 1, "samples_per_prompt", "must be >= 1");
   }
 };
@@ -63,14 +67,19 @@ struct EvalConfig {
 struct PretrainConfig {
   int64_t corpus_size = 6000;
   sampling::CorpusFlawsConfig flaws;
+  int64_t chat_corpus_size = 0;  // non-reasoning documents (sampling/chat_task.h) mixed in
+  sampling::ChatFlawsConfig chat_flaws;
   SftConfig training = sft_defaults(300, 32, true);
 
   template <class V>
   void visit(V& v) {
     v("corpus_size", corpus_size);
     v("flaws", flaws);
+    v("chat_corpus_size", chat_corpus_size);
+    v("chat_flaws", chat_flaws);
     training.visit(v);
     v.check(corpus_size >= 1, "corpus_size", "must be >= 1");
+    v.check(chat_corpus_size >= 0, "chat_corpus_size", "must be >= 0");
   }
 };
 
@@ -107,6 +116,15 @@ struct GrpoStageConfig {
   // name: weight, or name: {weight, reward: REGISTERED_NAME, ...its options} (plug-ins: http, command)
   nlohmann::json rewards = {{"accuracy", 1.0}, {"format", 0.5}};
   RewardScoringConfig reward_scoring;
+  // Non-reasoning (chat) prompts beside the reasoning ones, scored by `preference_rewards` instead
+  // of `rewards` (R1's final stage: rule rewards for reasoning, the preference model for the rest).
+  // A reward_model entry's `model` may name a stage of this run.
+  int64_t chat_prompts_per_step = 0;
+  int64_t num_chat_prompts = 1000;
+  nlohmann::json preference_rewards = nlohmann::json::object();
+  // Every this many steps the stage saves a checkpoint (stage_checkpoint.h) that a killed run goes
+  // on from; 0: never (a killed stage starts over).
+  int64_t checkpoint_every = 10;
 
   template <class V>
   void visit(V& v) {
@@ -119,7 +137,16 @@ struct GrpoStageConfig {
     v("optimizer", optimizer);
     v("rewards", rewards);
     v("reward_scoring", reward_scoring);
+    v("chat_prompts_per_step", chat_prompts_per_step);
+    v("num_chat_prompts", num_chat_prompts);
+    v("preference_rewards", preference_rewards);
+    v("checkpoint_every", checkpoint_every);
     v.check(steps >= 1, "steps", "must be >= 1");
+    v.check(checkpoint_every >= 0, "checkpoint_every", "must be >= 0 (0: no checkpoints)");
+    v.check(chat_prompts_per_step >= 0, "chat_prompts_per_step", "must be >= 0");
+    v.check(num_chat_prompts >= chat_prompts_per_step, "num_chat_prompts", "must be >= chat_prompts_per_step");
+    v.check(chat_prompts_per_step == 0 || (preference_rewards.is_object() && !preference_rewards.empty()),
+            "preference_rewards", "must name at least one reward when chat_prompts_per_step > 0");
     v.check(prompts_per_step >= 1, "prompts_per_step", "must be >= 1");
     v.check(num_train_prompts >= prompts_per_step, "num_train_prompts", "must be >= prompts_per_step");
     v.check(rewards.is_object() && !rewards.empty(), "rewards",
@@ -159,6 +186,9 @@ struct ColdStartConfig {
 struct RejectionSamplingConfig {
   std::string sample_from = "reasoning_rl";
   int64_t num_prompts = 512;
+  // Non-reasoning prompts sampled too and judged by the chat labeller (sampling/chat_task.h): their
+  // accepted replies join the SFT set, the analogue of R1's 200k non-reasoning samples beside 600k.
+  int64_t chat_prompts = 0;
   int64_t samples_per_prompt = 8;
   rollout::SamplingParams sampling;
   VerdictConfig verdict;
@@ -167,6 +197,8 @@ struct RejectionSamplingConfig {
   void visit(V& v) {
     v("sample_from", sample_from);
     v("num_prompts", num_prompts);
+    v("chat_prompts", chat_prompts);
+    v.check(chat_prompts >= 0, "chat_prompts", "must be >= 0");
     v("samples_per_prompt", samples_per_prompt);
     v("sampling", sampling);
     v("verdict", verdict);
@@ -208,11 +240,45 @@ struct DistillConfig {
   }
 };
 
+// `reward_model`: a preference model on `init_from`'s trunk, trained with the Bradley–Terry loss
+// on pairs from the store (accepted versus rejected samples of one prompt of `pairs_from`) and/or a
+// JSONL file. A share of the prompts is held out to measure pair accuracy.
+struct RewardModelStageConfig {
+  std::string init_from = "sft";
+  std::string pairs_from = "rejection_sampling";  // "" for none
+  std::string pairs_file;                          // {"prompt", "chosen", "rejected"} per line; "" for none
+  int64_t max_pairs_per_prompt = 4;
+  double held_out_share = 0.1;
+  SftConfig training = sft_defaults(200, 16);  // batch_size: pairs per step (train_on_prompt is unused)
+
+  template <class V>
+  void visit(V& v) {
+    v("init_from", init_from);
+    v("pairs_from", pairs_from);
+    v("pairs_file", pairs_file);
+    v("max_pairs_per_prompt", max_pairs_per_prompt);
+    v("held_out_share", held_out_share);
+    v("training", training);
+    v.check(!pairs_from.empty() || !pairs_file.empty(), "pairs_from", "give pairs_from, pairs_file or both");
+    v.check(max_pairs_per_prompt >= 1, "max_pairs_per_prompt", "must be >= 1");
+    v.check(held_out_share >= 0 && held_out_share < 1, "held_out_share", "must be in [0, 1)");
+  }
+};
+
 // reasoning_rl: GRPO from the cold-start model, language consistency added to the rule rewards.
 inline GrpoStageConfig reasoning_rl_defaults() {
   GrpoStageConfig config;
   config.init_from = "cold_start";
   config.rewards = {{"accuracy", 1.0}, {"format", 0.5}, {"language_consistency", 0.5}};
+  return config;
+}
+
+// final_rl: GRPO from the SFT model; rule rewards for reasoning prompts, the reward model for chat.
+inline GrpoStageConfig final_rl_defaults() {
+  GrpoStageConfig config = reasoning_rl_defaults();
+  config.init_from = "sft";
+  config.chat_prompts_per_step = 4;
+  config.preference_rewards = {{"reward_model", {{"weight", 1.0}, {"model", "reward_model"}}}};
   return config;
 }
 
@@ -230,6 +296,8 @@ struct PipelineConfig {
   GrpoStageConfig reasoning_rl = reasoning_rl_defaults();
   RejectionSamplingConfig rejection_sampling;
   TraceSftConfig sft;
+  RewardModelStageConfig reward_model;
+  GrpoStageConfig final_rl = final_rl_defaults();
   DistillConfig distill;
 
   template <class V>
@@ -247,6 +315,8 @@ struct PipelineConfig {
     v("reasoning_rl", reasoning_rl);
     v("rejection_sampling", rejection_sampling);
     v("sft", sft);
+    v("reward_model", reward_model);
+    v("final_rl", final_rl);
     v("distill", distill);
     v.check(!stages.empty(), "stages", "must list at least one stage");
     v.check(tokenizer == "byte", "tokenizer", "only the built-in \"byte\" tokenizer exists in this build");

@@ -4,6 +4,7 @@
 #include "common/error.h"
 #include "policy/checkpoint.h"
 #include "rollout/cpu_engine.h"
+#include "sampling/chat_task.h"
 #include "stages/rollout_scoring.h"
 #include "stages/sft_loop.h"
 #include "stages/stage.h"
@@ -38,6 +39,17 @@ StageSummary run_pretrain(RunContext& ctx) {
       "drifting language",
       (long long)model->num_parameters(), model_config.is_moe() ? "MoE" : "dense", (long long)corpus.size(),
       100 * correct / n, 100 * well_formed / n, 100 * drifted / n));
+  if (cfg.chat_corpus_size > 0) {
+    // Non-reasoning documents with their own flaws: the base model has seen chat, imperfectly.
+    const auto chat = sampling::generate_chat_corpus(cfg.chat_flaws, std::size_t(cfg.chat_corpus_size), config.run.seed);
+    double preferred = 0;
+    for (const auto& doc : chat) {
+      sequences.push_back(sft_sequence(ctx, "pretrain", doc.problem.question, doc.completion, model_config.max_position));
+      preferred += doc.flaw.empty();
+    }
+    ctx.progress().line(format_line("[pretrain] chat corpus: %lld replies, %.0f%% preferred", (long long)chat.size(),
+                                    100 * preferred / double(chat.size())));
+  }
 
   const auto trained = train_sft(ctx, "pretrain", model, sequences, cfg.training, config.run.seed + 17);
   policy::save_pretrained(ctx.model_dir("pretrain").string(), model, tokenizer, config.chat_template);

@@ -21,12 +21,19 @@ nlohmann::json read_summary(const fs::path& done) {
   }
 }
 
-// A row from keys `<prefix>accuracy`, `<prefix>format`, `<prefix>language`, `<prefix>tokens`.
+// A row from keys `<prefix>accuracy`, `<prefix>format`, `<prefix>language`, `<prefix>tokens`,
+// `<prefix>chat_preferred` and `<prefix>preference` (the reward model's score; final_rl only).
 nlohmann::json row(const std::string& stage, const nlohmann::json& summary, const std::string& prefix,
                    const std::string& note) {
   auto value = [&](const char* key) { return summary.value(prefix + key, nlohmann::json()); };
-  return {{"stage", stage},           {"accuracy", value("accuracy")}, {"format", value("format")},
-          {"language", value("language")}, {"tokens", value("tokens")},     {"note", note}};
+  return {{"stage", stage},
+          {"accuracy", value("accuracy")},
+          {"format", value("format")},
+          {"language", value("language")},
+          {"tokens", value("tokens")},
+          {"chat_preferred", value("chat_preferred")},
+          {"preference", value("preference")},
+          {"note", note}};
 }
 
 std::string cell(const nlohmann::json& value, const char* format) {
@@ -42,6 +49,8 @@ std::string data_note(const nlohmann::json& data) {
   std::snprintf(text, sizeof text, "%lld of %lld samples accepted (%.0f%%)", (long long)data.value("accepted", 0),
                 (long long)data.value("samples", 0), 100.0 * data.value("accepted_share", 0.0));
   std::string note = text;
+  if (data.value("chat_samples", 0) > 0)
+    note += "; chat " + data["chat_accepted"].dump() + " of " + data["chat_samples"].dump();
   if (data.contains("rejections") && data["rejections"].is_object() && !data["rejections"].empty()) {
     note += "; rejected:";
     for (const auto& [reason, count] : data["rejections"].items()) note += " " + reason + " " + count.dump();
@@ -59,6 +68,12 @@ ResultsTable results_table(const fs::path& run_dir, const std::vector<std::strin
     const auto summary = read_summary(done);
     if (stage == "rejection_sampling") {
       table.rows.push_back(row(stage, summary, "sample_", "its samples (not a held-out eval): " + data_note(summary)));
+    } else if (stage == "reward_model") {
+      std::string note = std::to_string(summary.value("train_pairs", 0)) + " training pairs";
+      if (summary.contains("held_out_pair_accuracy"))
+        note += "; held-out pairs ranked right: " + cell(summary["held_out_pair_accuracy"], "%.3f") + " of " +
+                std::to_string(summary.value("held_out_pairs", 0));
+      table.rows.push_back(row(stage, nlohmann::json::object(), "", "a preference model, no policy: " + note));
     } else if (stage == "distill") {
       if (summary.contains("baseline"))
         table.rows.push_back(row("distill (student, corpus only)", summary["baseline"], "eval_", "the baseline"));
@@ -68,6 +83,9 @@ ResultsTable results_table(const fs::path& run_dir, const std::vector<std::strin
       std::string note;
       if (summary.contains("data")) note = data_note(summary["data"]);
       else if (summary.contains("sft_examples")) note = std::to_string(summary.value("sft_examples", 0)) + " traces";
+      if (summary.contains("eval_preference_before"))
+        note += "RM score before " + cell(summary["eval_preference_before"], "%.3f") + ", chat preferred before " +
+                cell(summary.value("eval_chat_preferred_before", nlohmann::json()), "%.3f");
       table.rows.push_back(row(stage, summary, "eval_", note));
     }
   }
@@ -75,11 +93,14 @@ ResultsTable results_table(const fs::path& run_dir, const std::vector<std::strin
 }
 
 std::string ResultsTable::markdown() const {
-  std::string out = "| stage | accuracy | format | language | length (tokens) | note |\n|---|---|---|---|---|---|\n";
+  std::string out =
+      "| stage | accuracy | format | language | length (tokens) | chat preferred | RM score | note |\n"
+      "|---|---|---|---|---|---|---|---|\n";
   for (const auto& r : rows)
     out += "| " + r["stage"].get<std::string>() + " | " + cell(r["accuracy"], "%.3f") + " | " +
            cell(r["format"], "%.3f") + " | " + cell(r["language"], "%.3f") + " | " + cell(r["tokens"], "%.1f") + " | " +
-           r["note"].get<std::string>() + " |\n";
+           cell(r.value("chat_preferred", nlohmann::json()), "%.3f") + " | " +
+           cell(r.value("preference", nlohmann::json()), "%.3f") + " | " + r["note"].get<std::string>() + " |\n";
   return out;
 }
 

@@ -12,7 +12,7 @@
 namespace r1::stages {
 
 struct ResultsTable {
-  nlohmann::json rows = nlohmann::json::array();  // {stage, accuracy, format, language, tokens, note}
+  nlohmann::json rows = nlohmann::json::array();  // {stage, accuracy, format, language, tokens, chat_preferred, preference, note}
   std::string markdown() const;
 };
 

@@ -5,7 +5,9 @@
 #include <cmath>
 #include <numeric>
 
+#include "common/error.h"
 #include "rewards/registry.h"
+#include "sampling/chat_task.h"
 
 namespace r1::stages {
 
@@ -96,11 +98,71 @@ RuleScoring rule_scoring(const PipelineConfig& config) {
   return rules;
 }
 
+namespace {
+
+class ChatLabeller : public rewards::Reward {
+ public:
+  std::string name() const override { return "chat_labeller"; }
+  rewards::RewardResult score(const rewards::RewardInput& input) const override {
+    const sampling::Problem problem{input.prompt, input.reference, input.metadata};
+    const auto reason = sampling::judge_chat_reply(problem, input.completion);
+    rewards::RewardResult result;
+    result.score = reason ? 0.0 : 1.0;
+    result.components["preferred"] = result.score;
+    result.outcome = reason ? rewards::Outcome::fail : rewards::Outcome::pass;
+    result.reason = reason.value_or("");
+    return result;
+  }
+};
+
+class TaskRouter : public rewards::Reward {
+ public:
+  TaskRouter(std::shared_ptr<const rewards::Reward> reasoning, std::shared_ptr<const rewards::Reward> chat)
+      : reasoning_(std::move(reasoning)), chat_(std::move(chat)) {}
+  std::string name() const override { return reasoning_->name() + (chat_ ? " | chat: " + chat_->name() : ""); }
+  rewards::RewardResult score(const rewards::RewardInput& input) const override {
+    return score_many(std::span<const rewards::RewardInput>(&input, 1)).front();
+  }
+  std::vector<rewards::RewardResult> score_many(std::span<const rewards::RewardInput> inputs) const override {
+    std::vector<rewards::RewardInput> parts[2];
+    std::vector<std::pair<int, std::size_t>> where;  // (part, index in it) of each input
+    for (const auto& input : inputs) {
+      const int part = input.metadata.is_object() && input.metadata.value("task", "") == "chat" ? 1 : 0;
+      where.emplace_back(part, parts[part].size());
+      parts[part].push_back(input);
+    }
+    R1_CHECK(parts[1].empty() || chat_, "a chat prompt reached a stage that has no reward for chat prompts");
+    std::vector<rewards::RewardResult> results[2];
+    if (!parts[0].empty()) results[0] = reasoning_->score_many(parts[0]);
+    if (!parts[1].empty()) results[1] = chat_->score_many(parts[1]);
+    std::vector<rewards::RewardResult> out;
+    for (const auto& [part, index] : where) out.push_back(std::move(results[part][index]));
+    return out;
+  }
+
+ private:
+  std::shared_ptr<const rewards::Reward> reasoning_, chat_;
+};
+
+}  // namespace
+
+std::shared_ptr<const rewards::Reward> chat_labeller() { return std::make_shared<ChatLabeller>(); }
+
+std::shared_ptr<const rewards::Reward> route_by_task(std::shared_ptr<const rewards::Reward> reasoning,
+                                                     std::shared_ptr<const rewards::Reward> chat) {
+  return std::make_shared<TaskRouter>(std::move(reasoning), std::move(chat));
+}
+
 std::vector<sampling::Problem> eval_problems(const PipelineConfig& config) {
   return sampling::generate_problems(config.task, config.eval.num_prompts, config.run.seed ^ 0xe7a1e7a1ULL);
 }
 
-EvalResult evaluate(rollout::Engine& engine, const RunContext& ctx, const std::vector<sampling::Problem>& problems) {
+std::vector<sampling::Problem> eval_chat_problems(const PipelineConfig& config) {
+  return sampling::generate_chat_prompts(std::size_t(config.eval.chat_prompts), config.run.seed ^ 0xc4a7e7a1ULL);
+}
+
+EvalResult evaluate(rollout::Engine& engine, const RunContext& ctx, const std::vector<sampling::Problem>& problems,
+                    const std::shared_ptr<const rewards::Reward>& preference) {
   const auto& eval = ctx.config().eval;
   const auto rules = rule_scoring(ctx.config());
   std::vector<int64_t> indices(problems.size());
@@ -120,22 +182,65 @@ EvalResult evaluate(rollout::Engine& engine, const RunContext& ctx, const std::v
   result.format /= n;
   result.language = rules.measures_language ? result.language / n : std::nan("");
   result.mean_tokens /= n;
+
+  const auto chat = eval_chat_problems(ctx.config());
+  if (!chat.empty()) {
+    std::vector<int64_t> chat_indices(chat.size());
+    std::iota(chat_indices.begin(), chat_indices.end(), 0);
+    auto judged = sample_and_score(engine, ctx, chat, chat_indices, eval.samples_per_prompt, eval.sampling,
+                                   /*seed=*/0xc4a7, chat_labeller(), rules.options)
+                      .samples;
+    std::vector<rewards::RewardInput> inputs;
+    result.chat_preferred = 0.0;
+    for (const auto& item : judged) {
+      result.chat_preferred += item.reward.score / double(judged.size());
+      const auto& problem = chat[item.prompt_index];
+      inputs.push_back({problem.question, item.completion, problem.answer, problem.metadata});
+    }
+    if (preference) {
+      result.preference = 0.0;
+      for (const auto& scored : rewards::score_batch(preference, std::move(inputs), rules.options).results)
+        result.preference += scored.score / double(judged.size());
+    }
+  }
   return result;
 }
 
 std::string EvalResult::describe() const {
-  return format_line("accuracy %.3f  format %.3f  language %.3f  length %.1f tokens", accuracy, format, language,
-                     mean_tokens);
+  auto line = format_line("accuracy %.3f  format %.3f  language %.3f  length %.1f tokens", accuracy, format, language,
+                          mean_tokens);
+  if (std::isfinite(chat_preferred)) line += format_line("  chat preferred %.3f", chat_preferred);
+  if (std::isfinite(preference)) line += format_line("  RM score %.3f", preference);
+  return line;
 }
 
 std::map<std::string, double> EvalResult::metrics() const {
-  return {{"eval_accuracy", accuracy}, {"eval_format", format}, {"eval_language", language}, {"eval_tokens", mean_tokens}};
+  std::map<std::string, double> out{
+      {"eval_accuracy", accuracy}, {"eval_format", format}, {"eval_language", language}, {"eval_tokens", mean_tokens}};
+  if (std::isfinite(chat_preferred)) out["eval_chat_preferred"] = chat_preferred;
+  if (std::isfinite(preference)) out["eval_preference"] = preference;
+  return out;
 }
 
 nlohmann::json EvalResult::summary() const {
   nlohmann::json out;
   for (const auto& [key, value] : metrics()) out[key] = std::isfinite(value) ? nlohmann::json(value) : nullptr;
   return out;
+}
+
+EvalResult EvalResult::from_summary(const nlohmann::json& summary) {
+  auto value = [&](const char* key) {
+    const auto found = summary.find(key);
+    return found != summary.end() && found->is_number() ? found->get<double>() : std::nan("");
+  };
+  EvalResult result;
+  result.accuracy = value("eval_accuracy");
+  result.format = value("eval_format");
+  result.language = value("eval_language");
+  result.mean_tokens = value("eval_tokens");
+  result.chat_preferred = value("eval_chat_preferred");
+  result.preference = value("eval_preference");
+  return result;
 }
 
 }  // namespace r1::stages

@@ -2,6 +2,7 @@
 // Shared by the RL stages and evaluation; holds no math.
 #pragma once
 
+#include <cmath>
 #include <map>
 #include <memory>
 #include <string>
@@ -59,21 +60,38 @@ struct RuleScoring {
 };
 RuleScoring rule_scoring(const PipelineConfig& config);
 
+// The chat labeller (sampling::judge_chat_reply) as a reward: component "preferred", 1 for the
+// reply the synthetic users prefer, else 0 with the labeller's reason. Judges; never trains a policy.
+std::shared_ptr<const rewards::Reward> chat_labeller();
+
+// Scores each item with the reward for its problem's task (metadata "task": "chat" goes to `chat`,
+// everything else to `reasoning`), passing each its items together so a model batches them.
+std::shared_ptr<const rewards::Reward> route_by_task(std::shared_ptr<const rewards::Reward> reasoning,
+                                                     std::shared_ptr<const rewards::Reward> chat);
+
 struct EvalResult {
   double accuracy = 0.0;     // share of samples whose answer is correct
   double format = 0.0;       // share that follow the template
   double language = 0.0;     // mean share of run.language words in the chain of thought (NaN: no language set)
   double mean_tokens = 0.0;  // completion length
+  double chat_preferred = std::nan("");  // share of held-out chat replies the labeller prefers (NaN: eval.chat_prompts 0)
+  double preference = std::nan("");      // mean reward-model score of those replies (NaN: no reward model given)
 
   std::string describe() const;                   // "accuracy 0.812  format 0.953  language 0.990  length 21.3 tokens"
   std::map<std::string, double> metrics() const;  // eval_accuracy, eval_format, eval_language, eval_tokens
   nlohmann::json summary() const;                 // the same, for done.json
+  static EvalResult from_summary(const nlohmann::json& summary);  // summary()'s inverse (null: NaN)
 };
 
-// Accuracy, format and language share of `engine`'s samples on held-out problems, with fixed seeds.
-EvalResult evaluate(rollout::Engine& engine, const RunContext& ctx, const std::vector<sampling::Problem>& problems);
+// Accuracy, format and language share of `engine`'s samples on held-out problems, with fixed seeds;
+// with eval.chat_prompts, the labeller's preferred share on held-out chat prompts, and their mean
+// score under `preference` (a reward model) where one is given.
+EvalResult evaluate(rollout::Engine& engine, const RunContext& ctx, const std::vector<sampling::Problem>& problems,
+                    const std::shared_ptr<const rewards::Reward>& preference = nullptr);
 
-// The held-out evaluation problems of this run (distinct seed from every training set).
+// The held-out evaluation problems of this run (distinct seed from every training set), and its
+// held-out chat prompts (eval.chat_prompts of them).
 std::vector<sampling::Problem> eval_problems(const PipelineConfig& config);
+std::vector<sampling::Problem> eval_chat_problems(const PipelineConfig& config);
 
 }  // namespace r1::stages

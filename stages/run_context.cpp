@@ -51,4 +51,14 @@ void RunContext::log_metrics(const std::string& stage, int64_t step, const std::
   traces().add_step_metrics(run_id(), stage, step, metrics);
 }
 
+void RunContext::set_resume_point(const std::string& stage, std::optional<StageCheckpoint> checkpoint) {
+  resume_points_[stage] = std::move(checkpoint);
+}
+
+const std::optional<StageCheckpoint>& RunContext::resume_point(const std::string& stage) const {
+  static const std::optional<StageCheckpoint> none;
+  const auto found = resume_points_.find(stage);
+  return found == resume_points_.end() ? none : found->second;
+}
+
 }  // namespace r1::stages

@@ -13,6 +13,7 @@
 #include "sampling/trace_writer.h"
 #include "stages/pipeline_config.h"
 #include "stages/progress.h"
+#include "stages/stage_checkpoint.h"
 
 namespace r1::stages {
 
@@ -39,6 +40,11 @@ class RunContext {
   void log_metrics(const std::string& stage, int64_t step, const std::map<std::string, double>& metrics);
   Progress& progress() { return progress_; }
 
+  // Where a stage goes on from: the runner sets it before the stage runs (nullopt: from scratch,
+  // with the stage's earlier traces and metrics removed; else they are kept up to its step).
+  void set_resume_point(const std::string& stage, std::optional<StageCheckpoint> checkpoint);
+  const std::optional<StageCheckpoint>& resume_point(const std::string& stage) const;
+
  private:
   PipelineConfig config_;
   std::string config_yaml_;
@@ -48,6 +54,7 @@ class RunContext {
   std::unique_ptr<sampling::TraceWriter> traces_;
   int64_t run_id_ = -1;
   Progress progress_;
+  std::map<std::string, std::optional<StageCheckpoint>> resume_points_;
 };
 
 }  // namespace r1::stages

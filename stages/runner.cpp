@@ -13,6 +13,7 @@
 #include "stages/cpu_threads.h"
 #include "stages/results_table.h"
 #include "stages/stage.h"
+#include "stages/stage_checkpoint.h"
 
 namespace r1::stages {
 
@@ -28,6 +29,25 @@ void write_file_atomically(const fs::path& path, const std::string& text) {
     out << text;
   }
   fs::rename(tmp, path);
+}
+
+// Keeps the lines of a stage's metrics.jsonl with "step" <= keep_through (none when it is -1).
+void truncate_metrics_file(const fs::path& path, int64_t keep_through) {
+  if (!fs::exists(path)) return;
+  std::string kept;
+  {
+    std::ifstream in(path);
+    for (std::string line; std::getline(in, line);) {
+      nlohmann::json row;
+      try {
+        row = nlohmann::json::parse(line);
+      } catch (const nlohmann::json::exception&) {
+        continue;  // a line cut short by a kill
+      }
+      if (row.is_object() && row.value("step", int64_t(-1)) <= keep_through) kept += line + "\n";
+    }
+  }
+  write_file_atomically(path, kept);
 }
 
 }  // namespace
@@ -61,19 +81,29 @@ void run_pipeline(const RunOptions& options) {
     }
     fs::create_directories(ctx.stage_dir(name));
     fs::remove(done);
-    // The stage starts from scratch: what an earlier attempt left (killed midway, or re-run with
-    // --from/--only) goes first — its traces and step metrics in the store, its metrics.jsonl — so
-    // no trace is stored twice.
+    // A stage killed midway goes on from its last checkpoint: what it stored after that step (traces,
+    // step metrics, metrics.jsonl lines) goes, so nothing is stored twice. A stage re-run on purpose
+    // (--from/--only), or one without a checkpoint, starts over: everything an earlier attempt left goes.
+    auto checkpoint = forced ? std::nullopt : find_stage_checkpoint(ctx.stage_dir(name));
+    if (!checkpoint) remove_stage_checkpoint(ctx.stage_dir(name));
+    const int64_t keep_through = checkpoint ? checkpoint->step : -1;
     int64_t removed = 0;
     const int64_t run_id = ctx.run_id();
-    ctx.traces().with_store([&](sampling::TraceStore& store) { removed = store.truncate_stage(run_id, name, 0); });
-    fs::remove(ctx.stage_dir(name) / "metrics.jsonl");
+    ctx.traces().with_store(
+        [&](sampling::TraceStore& store) { removed = store.truncate_stage(run_id, name, keep_through + 1); });
+    truncate_metrics_file(ctx.stage_dir(name) / "metrics.jsonl", keep_through);
     if (removed > 0)
-      ctx.progress().line("[" + name + "] removed " + std::to_string(removed) + " traces of an earlier attempt");
+      ctx.progress().line("[" + name + "] removed " + std::to_string(removed) + " traces of an earlier attempt" +
+                          (checkpoint ? " (after its checkpoint)" : ""));
+    if (checkpoint)
+      ctx.progress().line("[" + name + "] resuming after step " + std::to_string(checkpoint->step) + " from " +
+                          checkpoint->dir.string());
+    ctx.set_resume_point(name, checkpoint);
     ctx.progress().line("[" + name + "] " + registry.get(name).description);
     auto summary = registry.get(name).run(ctx);
     nlohmann::json record = {{"stage", name}, {"status", "done"}, {"summary", summary}};
     write_file_atomically(done, record.dump(2) + "\n");
+    remove_stage_checkpoint(ctx.stage_dir(name));  // the stage's model is final; done.json says so
   }
   // The closing table: held-out accuracy, format, language share and length after each stage.
   const auto table = results_table(ctx.dir(), config.stages);

@@ -14,6 +14,8 @@ StageRegistry& StageRegistry::global() {
     r.add(reasoning_rl_stage());
     r.add(rejection_sampling_stage());
     r.add(sft_stage());
+    r.add(reward_model_stage());
+    r.add(final_rl_stage());
     r.add(distill_stage());
     return r;
   }();

@@ -40,6 +40,8 @@ StageInfo cold_start_stage();
 StageInfo reasoning_rl_stage();
 StageInfo rejection_sampling_stage();
 StageInfo sft_stage();
+StageInfo reward_model_stage();
+StageInfo final_rl_stage();
 StageInfo distill_stage();
 
 }  // namespace r1::stages

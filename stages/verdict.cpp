@@ -43,6 +43,13 @@ std::optional<std::string> VerdictJudge::judge(int64_t prompt_index, const std::
   return std::nullopt;
 }
 
+std::optional<std::string> VerdictJudge::judge_chat(int64_t prompt_index, const std::string& completion,
+                                                    const std::optional<std::string>& labeller_reason) {
+  if (labeller_reason) return labeller_reason;
+  if (config_.reject_duplicates && !kept_.emplace(prompt_index, completion).second) return "duplicate";
+  return std::nullopt;
+}
+
 std::string rewrite_readable(const std::string& completion) {
   constexpr std::string_view kClose = "</think>";
   const std::size_t close = completion.rfind(kClose);

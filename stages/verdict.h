@@ -45,6 +45,10 @@ class VerdictJudge {
   // and "language_consistency" where the matching rule is on; a missing one rejects with its reason.
   std::optional<std::string> judge(int64_t prompt_index, const std::string& completion,
                                    const std::map<std::string, double>& components);
+  // A non-reasoning (chat) reply has no chain of thought to read: the chat labeller's reason where it
+  // gave one (sampling/chat_task.h), else the duplicate rule.
+  std::optional<std::string> judge_chat(int64_t prompt_index, const std::string& completion,
+                                        const std::optional<std::string>& labeller_reason);
 
  private:
   VerdictConfig config_;

@@ -6,6 +6,7 @@
 #include <functional>
 
 #include "rl/advantages.h"
+#include "rl/bradley_terry.h"
 #include "rl/chunked_logprobs.h"
 #include "rl/grpo.h"
 #include "rl/token_batch.h"
@@ -232,4 +233,23 @@ TEST_CASE("chunked log-probabilities and entropies equal the dense ones, values 
     CHECK((h2.grad() - h1.grad()).abs().max().item<double>() < 1e-4);
     CHECK((w2.grad() - w1.grad()).abs().max().item<double>() < 1e-4);
   }
+}
+
+TEST_CASE("Bradley-Terry: -mean log sigmoid(chosen - rejected), pair accuracy, margin, gradient") {
+  auto chosen = torch::tensor({1.0, 0.5, -2.0}, torch::kFloat64);
+  auto rejected = torch::tensor({0.0, 1.5, -2.5}, torch::kFloat64);
+  auto terms = rl::bradley_terry_loss(chosen, rejected);
+  // margins 1, -1, 0.5: log(1 + e^-1), log(1 + e^1), log(1 + e^-0.5)
+  const double expected = (std::log1p(std::exp(-1.0)) + std::log1p(std::exp(1.0)) + std::log1p(std::exp(-0.5))) / 3;
+  CHECK(terms.loss.item<double>() == doctest::Approx(expected).epsilon(1e-12));
+  CHECK(terms.accuracy == doctest::Approx(2.0 / 3.0));
+  CHECK(terms.margin == doctest::Approx(0.5 / 3.0));
+  // d/dc = -(1 - sigmoid(m)) / n; checked against finite differences for both arguments.
+  CHECK(gradient_error([&](const torch::Tensor& c) { return rl::bradley_terry_loss(c, rejected).loss; }, chosen) < 1e-8);
+  CHECK(gradient_error([&](const torch::Tensor& r) { return rl::bradley_terry_loss(chosen, r).loss; }, rejected) < 1e-8);
+  // Finite for a huge margin either way (no log(0)).
+  auto extreme = rl::bradley_terry_loss(torch::tensor({-400.0, 400.0}), torch::tensor({400.0, -400.0}));
+  CHECK(std::isfinite(extreme.loss.item<double>()));
+  CHECK(extreme.loss.item<double>() == doctest::Approx(400.0).epsilon(1e-4));
+  CHECK_THROWS(rl::bradley_terry_loss(torch::zeros({2}), torch::zeros({3})));
 }
