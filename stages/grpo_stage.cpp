@@ -53,13 +53,13 @@ StageSummary run_grpo_stage(RunContext& ctx, const std::string& name, const Grpo
   }
   rollout::CpuEngine engine(policy_model, tokenizer);
   std::shared_ptr<const rewards::Reward> reward, preference;
+  register_model_rewards();  // `reward_model` may score any prompt (r1-qwen's final_rl), not only chat
   try {
-    reward = rewards::compose_from_json(cfg.rewards);
+    reward = rewards::compose_from_json(resolve_reward_models(ctx, cfg.rewards));
   } catch (const UserError& e) {
     R1_FAIL(name, ".rewards: ", e.what());
   }
   if (cfg.chat_prompts_per_step > 0) {
-    register_model_rewards();
     try {
       preference = rewards::compose_from_json(resolve_reward_models(ctx, cfg.preference_rewards));
     } catch (const UserError& e) {
@@ -72,7 +72,7 @@ StageSummary run_grpo_stage(RunContext& ctx, const std::string& name, const Grpo
   const double aux_coef = policy_model->config().router_aux_loss_coef;
 
   // The prompt pool: reasoning problems, then the chat prompts; each part drawn in its own shuffled order.
-  auto train = sampling::generate_problems(config.task, cfg.num_train_prompts, config.run.seed ^ 0x7a3e0ULL);
+  auto train = training_prompts(config, cfg.num_train_prompts, config.run.seed ^ 0x7a3e0ULL);
   std::vector<int64_t> order(train.size()), chat_order(std::size_t(cfg.chat_prompts_per_step > 0 ? cfg.num_chat_prompts : 0));
   std::iota(order.begin(), order.end(), 0);
   std::iota(chat_order.begin(), chat_order.end(), int64_t(train.size()));
@@ -200,7 +200,7 @@ StageSummary run_grpo_stage(RunContext& ctx, const std::string& name, const Grpo
       // claims a step whose traces a kill could still lose.
       ctx.traces().flush(/*include_index=*/false);
       save_stage_checkpoint(ctx.stage_dir(name), step, policy_model, tokenizer, optimizer,
-                            {{"eval_before", before.summary()}});
+                            {{"eval_before", before.summary()}, {"steps", cfg.steps}});
     }
   }
   ctx.progress().finish();

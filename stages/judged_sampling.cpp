@@ -77,6 +77,7 @@ JudgedSampling sample_and_judge(RunContext& ctx, const std::string& stage, rollo
     ctx.progress().update(chunk + 1, format_line("accepted %lld/%lld", (long long)out.accepted.size(), (long long)out.total));
   }
   ctx.progress().finish();
+  out.rounds = chunks;
   const double n = std::max<double>(1.0, double(reasoning_samples));
   out.accuracy /= n;
   out.format /= n;

@@ -18,6 +18,7 @@ namespace r1::stages {
 struct JudgedSampling {
   std::vector<ScoredSample> accepted;        // the kept samples, in prompt order
   int64_t total = 0;                         // samples judged
+  int64_t rounds = 0;                        // store steps written (one per chunk of prompts)
   std::map<std::string, int64_t> rejections;  // reason -> count
   double accuracy = 0.0, format = 0.0, language = 0.0, mean_tokens = 0.0;  // over the reasoning samples
   int64_t chat_samples = 0, chat_accepted = 0;  // non-reasoning prompts' samples (judged by the chat labeller)

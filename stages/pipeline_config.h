@@ -227,6 +227,9 @@ struct TraceSftConfig {
 // corpus alone (`pretrain` steps), and the stage then fine-tunes it on the traces.
 struct DistillConfig {
   std::string student_preset = "tiny-student";
+  // A smaller checkpoint (a directory, or a stage of this run) to distill into instead of a fresh
+  // preset; its baseline is then itself as loaded, evaluated before the traces.
+  std::string student_from;
   std::string traces_from = "rejection_sampling";
   SftConfig pretrain = sft_defaults(600, 16, false);
   SftConfig training = sft_defaults(300, 16);
@@ -234,6 +237,7 @@ struct DistillConfig {
   template <class V>
   void visit(V& v) {
     v("student_preset", student_preset);
+    v("student_from", student_from);
     v("traces_from", traces_from);
     v("pretrain", pretrain);
     v("training", training);
@@ -282,11 +286,37 @@ inline GrpoStageConfig final_rl_defaults() {
   return config;
 }
 
+// Where prompts come from: the synthetic task (`task`), or JSONL files of {"question", "answer"}
+// a line (GSM8K's format; a "#### N" tail of the answer is the reference). Saying `files` makes
+// both paths required, so a forgotten --set cannot quietly train on synthetic arithmetic.
+struct DataConfig {
+  std::string source = "synthetic";  // synthetic | files
+  std::string train;  // the prompt pool of zero, cold_start, reasoning_rl, rejection_sampling, final_rl
+  std::string test;   // the held-out prompts (its first eval.num_prompts rows)
+
+  template <class V>
+  void visit(V& v) {
+    v("source", source);
+    v("train", train);
+    v("test", test);
+    v.check(source == "synthetic" || source == "files", "source", "must be synthetic or files");
+    v.check(source != "files" || !train.empty(), "train", "is required when data.source is files (a JSONL file)");
+    v.check(source != "files" || !test.empty(), "test", "is required when data.source is files (a JSONL file)");
+    v.check(source == "files" || (train.empty() && test.empty()), "source",
+            "is synthetic but data.train/data.test are set; say source: files to use them");
+  }
+  bool from_files() const { return source == "files"; }
+};
+
 struct PipelineConfig {
   RunConfig run;
   std::vector<std::string> stages = {"pretrain", "zero"};  // run in this order
   policy::ModelConfig model;
-  std::string tokenizer = "byte";
+  // A checkpoint directory (Hugging Face layout, or one r1 wrote) that stages may name "base" in
+  // init_from / sample_from: the starting model of a run on a real model. "" for none.
+  std::string base;
+  std::string tokenizer = "byte";  // "byte" (built-in), "base" (the base checkpoint's), or a checkpoint directory
+  DataConfig data;
   policy::TemplateConfig chat_template;
   sampling::ArithmeticTaskConfig task;
   EvalConfig eval;
@@ -305,7 +335,9 @@ struct PipelineConfig {
     v("run", run);
     v("stages", stages);
     v("model", model);
+    v("base", base);
     v("tokenizer", tokenizer);
+    v("data", data);
     v("template", chat_template);
     v("task", task);
     v("eval", eval);
@@ -319,7 +351,8 @@ struct PipelineConfig {
     v("final_rl", final_rl);
     v("distill", distill);
     v.check(!stages.empty(), "stages", "must list at least one stage");
-    v.check(tokenizer == "byte", "tokenizer", "only the built-in \"byte\" tokenizer exists in this build");
+    v.check(!tokenizer.empty(), "tokenizer", "must be \"byte\", \"base\" or a checkpoint directory");
+    v.check(tokenizer != "base" || !base.empty(), "tokenizer", "is \"base\" but no base checkpoint is set (base: DIR)");
   }
 };
 

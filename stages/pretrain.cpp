@@ -51,7 +51,7 @@ StageSummary run_pretrain(RunContext& ctx) {
                                     100 * preferred / double(chat.size())));
   }
 
-  const auto trained = train_sft(ctx, "pretrain", model, sequences, cfg.training, config.run.seed + 17);
+  const auto trained = train_sft(ctx, "pretrain", model, sequences, cfg.training, config.run.seed + 17, {"pretrain"});
   policy::save_pretrained(ctx.model_dir("pretrain").string(), model, tokenizer, config.chat_template);
 
   rollout::CpuEngine engine(model, tokenizer);

@@ -19,7 +19,7 @@ StageSummary run_rejection_sampling(RunContext& ctx) {
   torch::manual_seed(config.run.seed + 5);
   auto model = policy::load_pretrained(ctx.resolve_model(cfg.sample_from)).model;
   rollout::CpuEngine engine(model, ctx.tokenizer());
-  auto problems = sampling::generate_problems(config.task, cfg.num_prompts, config.run.seed ^ 0x2e1ec7edULL);
+  auto problems = training_prompts(config, cfg.num_prompts, config.run.seed ^ 0x2e1ec7edULL);
   for (auto& chat : sampling::generate_chat_prompts(std::size_t(cfg.chat_prompts), config.run.seed ^ 0xc4a72e1eULL))
     problems.push_back(std::move(chat));  // after the reasoning prompts: prompt indices stay distinct
   auto judged = sample_and_judge(ctx, "rejection_sampling", engine, problems, cfg.samples_per_prompt, cfg.sampling,

@@ -47,6 +47,8 @@ rl::BradleyTerryTerms measure(policy::RewardModel& model, const std::vector<Toke
 StageSummary run_reward_model(RunContext& ctx) {
   const auto& config = ctx.config();
   const auto& cfg = config.reward_model;
+  R1_CHECK(cfg.training.checkpoint_every == 0, "reward_model.training.checkpoint_every: this stage has no checkpoints "
+           "(a killed one starts over); set 0");
   torch::manual_seed(config.run.seed + 13);
   const auto& tokenizer = ctx.tokenizer();
   auto trunk = policy::load_pretrained(ctx.resolve_model(cfg.init_from)).model;

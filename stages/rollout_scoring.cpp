@@ -153,10 +153,6 @@ std::shared_ptr<const rewards::Reward> route_by_task(std::shared_ptr<const rewar
   return std::make_shared<TaskRouter>(std::move(reasoning), std::move(chat));
 }
 
-std::vector<sampling::Problem> eval_problems(const PipelineConfig& config) {
-  return sampling::generate_problems(config.task, config.eval.num_prompts, config.run.seed ^ 0xe7a1e7a1ULL);
-}
-
 std::vector<sampling::Problem> eval_chat_problems(const PipelineConfig& config) {
   return sampling::generate_chat_prompts(std::size_t(config.eval.chat_prompts), config.run.seed ^ 0xc4a7e7a1ULL);
 }

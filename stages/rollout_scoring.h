@@ -13,6 +13,7 @@
 #include "rollout/engine.h"
 #include "sampling/arithmetic_task.h"
 #include "sampling/trace_store.h"
+#include "stages/prompt_data.h"
 #include "stages/run_context.h"
 
 namespace r1::stages {
@@ -89,9 +90,8 @@ struct EvalResult {
 EvalResult evaluate(rollout::Engine& engine, const RunContext& ctx, const std::vector<sampling::Problem>& problems,
                     const std::shared_ptr<const rewards::Reward>& preference = nullptr);
 
-// The held-out evaluation problems of this run (distinct seed from every training set), and its
-// held-out chat prompts (eval.chat_prompts of them).
-std::vector<sampling::Problem> eval_problems(const PipelineConfig& config);
+// The held-out chat prompts of this run (eval.chat_prompts of them); the reasoning ones are
+// eval_problems (prompt_data.h).
 std::vector<sampling::Problem> eval_chat_problems(const PipelineConfig& config);
 
 }  // namespace r1::stages

@@ -13,12 +13,18 @@ RunContext::RunContext(PipelineConfig config, std::string config_yaml)
     : config_(std::move(config)),
       config_yaml_(std::move(config_yaml)),
       dir_(config_.run.dir),
-      tokenizer_(policy::load_tokenizer(config_.tokenizer)),
+      tokenizer_(policy::load_tokenizer(config_.tokenizer == "base" ? config_.base : config_.tokenizer)),
       template_(config_.chat_template) {
   fs::create_directories(dir_);
 }
 
 std::string RunContext::resolve_model(const std::string& name) const {
+  if (name == "base") {
+    R1_CHECK(!config_.base.empty(), "a stage starts from 'base' but the config sets no base checkpoint (base: DIR)");
+    R1_CHECK(fs::exists(fs::path(config_.base) / "config.json"), "base: '", config_.base,
+             "' is not a checkpoint directory (no config.json)");
+    return config_.base;
+  }
   const auto& stages = config_.stages;
   const bool is_stage = std::find(stages.begin(), stages.end(), name) != stages.end() || name == "pretrain";
   if (is_stage) {

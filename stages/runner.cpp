@@ -5,13 +5,16 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 
 #include <torch/torch.h>
 
 #include "common/config.h"
 #include "common/error.h"
+#include "sampling/trace_store.h"
 #include "stages/cpu_threads.h"
 #include "stages/results_table.h"
+#include "stages/run_lock.h"
 #include "stages/stage.h"
 #include "stages/stage_checkpoint.h"
 
@@ -64,6 +67,7 @@ void run_pipeline(const RunOptions& options) {
 
   configure_cpu_threads(int(config.run.threads), /*blas_threads=*/1);
   const std::string resolved = config::to_yaml(config);
+  RunLock lock(config.run.dir);  // one r1 run per directory; `r1 status` reads who holds it
   RunContext ctx(config, resolved);
   write_file_atomically(ctx.dir() / "config.yaml", resolved);
   ctx.progress().line("run directory: " + ctx.dir().string() + "  (resolved config in config.yaml)");
@@ -81,6 +85,7 @@ void run_pipeline(const RunOptions& options) {
     }
     fs::create_directories(ctx.stage_dir(name));
     fs::remove(done);
+    lock.set_stage(name);
     // A stage killed midway goes on from its last checkpoint: what it stored after that step (traces,
     // step metrics, metrics.jsonl lines) goes, so nothing is stored twice. A stage re-run on purpose
     // (--from/--only), or one without a checkpoint, starts over: everything an earlier attempt left goes.
@@ -112,30 +117,74 @@ void run_pipeline(const RunOptions& options) {
   ctx.progress().line("results (" + (ctx.dir() / "results.md").string() + "):\n" + table.markdown());
 }
 
+namespace {
+
+// "done  eval_accuracy=0.81 ...": the numbers of its summary, in done.json.
+std::string done_line(const fs::path& done) {
+  std::ifstream in(done);
+  nlohmann::json record;
+  try {
+    record = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    R1_FAIL(done.string(), ": ", e.what());
+  }
+  std::string line = "done";
+  if (record.contains("summary") && record["summary"].is_object())
+    for (const auto& [key, value] : record["summary"].items())
+      if (value.is_number()) line += "  " + key + "=" + value.dump();
+  return line;
+}
+
+// Traces stored for each stage of the run named `run_name`; empty when there is no store yet.
+std::map<std::string, int64_t> traces_by_stage(const fs::path& db, const std::string& run_name) {
+  std::map<std::string, int64_t> counts;
+  if (!fs::exists(db)) return counts;
+  sampling::TraceStore store(db.string(), /*read_only=*/true);
+  for (const auto& run : store.runs()) {
+    if (run.name != run_name) continue;
+    for (const auto& stage : run.stages) {
+      sampling::TraceFilter filter;
+      filter.run_id = run.id;
+      filter.stage = stage;
+      counts[stage] = store.count(filter);
+    }
+  }
+  return counts;
+}
+
+}  // namespace
+
 void print_status(const std::string& run_dir) {
   const fs::path dir(run_dir);
   R1_CHECK(fs::exists(dir / "config.yaml"), "'", run_dir, "' is not a run directory (no config.yaml)");
   auto config = load_pipeline_config((dir / "config.yaml").string(), {});
-  std::cout << "run " << config.run.name << " in " << run_dir << "\n";
+  const auto holder = run_lock_holder(dir);
+  const auto traces = traces_by_stage(dir / "traces.db", config.run.name);
+  std::cout << "run " << config.run.name << " in " << run_dir << ": "
+            << (holder ? "running (pid " + std::to_string(holder->pid) + ")" : std::string("not running")) << "\n";
   for (const auto& name : config.stages) {
-    const auto done = dir / name / "done.json";
-    if (fs::exists(done)) {
-      std::ifstream in(done);
-      nlohmann::json record;
-      try {
-        record = nlohmann::json::parse(in);
-      } catch (const nlohmann::json::exception& e) {
-        R1_FAIL(done.string(), ": ", e.what());
+    const auto stage_dir = dir / name;
+    std::string line;
+    if (fs::exists(stage_dir / "done.json")) {
+      line = done_line(stage_dir / "done.json");
+    } else if (fs::exists(stage_dir)) {
+      const bool running = holder && holder->stage == name;
+      const auto checkpoint = find_stage_checkpoint(stage_dir);
+      line = running ? "running" : "interrupted";
+      if (checkpoint) {
+        line += ", checkpoint after step " + std::to_string(checkpoint->step);
+        if (checkpoint->state.value("steps", nlohmann::json()).is_number_integer())
+          line += " of " + checkpoint->state["steps"].dump();
+        if (!running) line += "; r1 run resumes it at step " + std::to_string(checkpoint->step + 1);
+      } else {
+        line += running ? ", no checkpoint yet" : ", no checkpoint; r1 run restarts it from its beginning";
       }
-      std::cout << "  " << name << ": done";
-      for (const auto& [key, value] : record["summary"].items())
-        if (value.is_number()) std::cout << "  " << key << "=" << value.dump();
-      std::cout << "\n";
-    } else if (fs::exists(dir / name)) {
-      std::cout << "  " << name << ": started, not finished\n";
     } else {
-      std::cout << "  " << name << ": pending\n";
+      line = "pending";
     }
+    const auto stored = traces.find(name);
+    if (stored != traces.end() && stored->second > 0) line += "  (" + std::to_string(stored->second) + " traces stored)";
+    std::cout << "  " << name << ": " << line << "\n";
   }
 }
 

@@ -13,6 +13,9 @@ struct SftConfig {
   bool train_on_prompt = false;  // SFT learns the completion; true for a base model's documents
   rl::OptimizerConfig optimizer;
   int64_t log_every = 25;
+  // Write a stage checkpoint every this many steps (a multiple of log_every, so a resumed run logs
+  // the same windows); 0: none. Stages that support it resume from the last one after a kill.
+  int64_t checkpoint_every = 0;
 
   template <class V>
   void visit(V& v) {
@@ -21,9 +24,12 @@ struct SftConfig {
     v("train_on_prompt", train_on_prompt);
     v("optimizer", optimizer);
     v("log_every", log_every);
+    v("checkpoint_every", checkpoint_every);
     v.check(steps >= 1, "steps", "must be >= 1");
     v.check(batch_size >= 1, "batch_size", "must be >= 1");
     v.check(log_every >= 1, "log_every", "must be >= 1");
+    v.check(checkpoint_every >= 0 && checkpoint_every % log_every == 0, "checkpoint_every",
+            "must be 0 or a multiple of log_every");
   }
 };
 

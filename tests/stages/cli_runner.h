@@ -2,6 +2,7 @@
 #pragma once
 
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstdio>
@@ -28,8 +29,9 @@ inline CommandResult run_command(const std::string& command) {
 
 inline CommandResult r1(const std::string& args) { return run_command(std::string(R1_BINARY) + " " + args); }
 
+// A new empty directory for one test; the pid keeps concurrent test runs (two checkouts) apart.
 inline std::filesystem::path fresh_dir(const std::string& name) {
-  auto dir = std::filesystem::temp_directory_path() / ("r1_test_" + name);
+  auto dir = std::filesystem::temp_directory_path() / ("r1_test_" + name + "_" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir;
