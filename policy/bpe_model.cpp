@@ -91,6 +91,17 @@ BpeModel::BpeModel(const nlohmann::json& spec, const std::string& file) {
     auto it = vocab_.find(std::string_view(name));
     byte_fallback_ids_[byte] = it == vocab_.end() ? -1 : it->second;
   }
+  for (int code_point = 0; code_point < 0x180; ++code_point) {
+    std::string character;
+    if (code_point < 0x80) {
+      character += char(code_point);
+    } else {
+      character += char(0xC0 | (code_point >> 6));
+      character += char(0x80 | (code_point & 0x3F));
+    }
+    auto it = vocab_.find(character);
+    small_char_ids_[code_point] = it == vocab_.end() ? -1 : it->second;
+  }
   cache_.reserve(kCacheWords);
 }
 
@@ -138,7 +149,7 @@ void BpeModel::merge_word(std::string_view word, std::vector<int32_t>& ids) cons
 
   // The characters' ids (with prefix/suffix, byte fallback, unk as HF's merge_word does).
   std::vector<int32_t> symbols;
-  std::optional<int32_t> pending_unk;
+  int32_t pending_unk = -1;  // an unk not yet pushed (fuse_unk may extend it), -1: none
   std::string piece;
   for (std::size_t pos = 0; pos < word.size();) {
     const std::size_t length = utf8::char_length(word, pos);
@@ -151,28 +162,37 @@ void BpeModel::merge_word(std::string_view word, std::vector<int32_t>& ids) cons
       if (last) piece += end_of_word_suffix_;
       character = piece;
     }
-    if (auto it = vocab_.find(character); it != vocab_.end()) {
-      if (pending_unk) symbols.push_back(*pending_unk), pending_unk.reset();
-      symbols.push_back(it->second);
+    int32_t id = -1;
+    const auto lead = static_cast<unsigned char>(character[0]);
+    if (character.size() == 1 && lead < 0x80) {
+      id = small_char_ids_[lead];
+    } else if (character.size() == 2 && lead >= 0xC2 && lead <= 0xC5) {
+      id = small_char_ids_[((lead & 0x1F) << 6) | (static_cast<unsigned char>(character[1]) & 0x3F)];
+    } else if (auto it = vocab_.find(character); it != vocab_.end()) {
+      id = it->second;
+    }
+    if (id >= 0) {
+      if (pending_unk >= 0) symbols.push_back(pending_unk), pending_unk = -1;
+      symbols.push_back(id);
       continue;
     }
     if (byte_fallback_) {
       bool all = true;
       for (unsigned char byte : character) all = all && byte_fallback_ids_[byte] >= 0;
       if (all) {
-        if (pending_unk) symbols.push_back(*pending_unk), pending_unk.reset();
+        if (pending_unk >= 0) symbols.push_back(pending_unk), pending_unk = -1;
         for (unsigned char byte : character) symbols.push_back(byte_fallback_ids_[byte]);
         continue;
       }
     }
     if (unk_id_) {
       // fuse_unk: a run of unknown characters is one unk.
-      if (pending_unk && !fuse_unk_) symbols.push_back(*pending_unk);
+      if (pending_unk >= 0 && !fuse_unk_) symbols.push_back(pending_unk);
       pending_unk = *unk_id_;
     }
     // No unk token: HF drops the character; so does r1.
   }
-  if (pending_unk) symbols.push_back(*pending_unk);
+  if (pending_unk >= 0) symbols.push_back(pending_unk);
 
   const int32_t n = int32_t(symbols.size());
   if (n <= 1) {

@@ -57,6 +57,9 @@ class BpeModel {
   bool fuse_unk_ = false, byte_fallback_ = false, ignore_merges_ = false;
   std::string continuing_subword_prefix_, end_of_word_suffix_;
   int32_t byte_fallback_ids_[256];  // <0xXX> ids, -1 where the vocabulary lacks one
+  // Ids of the one-character tokens below U+0180 (the whole GPT-2 byte alphabet), -1 where there is
+  // none: a word's first step without a hash lookup per character.
+  int32_t small_char_ids_[0x180];
 
   mutable std::shared_mutex cache_mutex_;
   mutable std::unordered_map<std::string, std::vector<int32_t>, StringHash, std::equal_to<>> cache_;
