@@ -106,7 +106,10 @@ std::vector<std::string> bench_documents(std::size_t total_bytes, uint64_t seed)
 
   const auto number = [&] {
     std::string out = std::to_string(rng() % 1000000000000ULL).substr(0, std::size_t(digits(rng)));
-    if (unit(rng) < 0.3) out += "." + std::to_string(rng() % 100000);
+    if (unit(rng) < 0.3) {
+      out += '.';
+      out += std::to_string(rng() % 100000);
+    }
     return out;
   };
   // One paragraph in one script: words with the script's spacing and punctuation.
