@@ -1,7 +1,8 @@
 // r1's BPE tokenizer against a reference on the real Qwen3 and DeepSeek-V3 tokenizer.json files:
 // @lenml/tokenizers (a JS port of Hugging Face's tokenizers, from transformers.js) encodes every
-// line of tests/fixtures/tokenizer/texts.jsonl; `r1 tokenize` must give the same ids on every line,
-// and `r1 tokenize --decode` must give the text back (NFC-normalized where the file normalizes so).
+// line of tests/fixtures/tokenizer/texts.jsonl, and 2000 seeded random strings that mix the same
+// scripts, whitespace and special tokens; `r1 tokenize` must give the same ids for every one, and
+// `r1 tokenize --decode` must give the text back (NFC-normalized where the file normalizes so).
 // Run by ctest as tokenizer_reference (R1_BINARY names the binary). Exits 77 (ctest: skipped), saying
 // why, where node_modules/ lacks the packages (scripts/setup installs them with npm ci).
 //   node tests/policy/tokenizer_reference.mjs --print qwen3   prints the reference ids, one JSON line each
@@ -56,9 +57,74 @@ function runR1(args, input) {
   return result.stdout.split('\n').filter((line) => line.length > 0).map((line) => JSON.parse(line));
 }
 
+// Deterministic random strings (a linear congruential generator, so every run tests the same set):
+// runs of letters, digits, whitespace, punctuation, several scripts, emoji with ZWJ and flags,
+// added tokens and their near misses, glued together as no fixture author would think of.
+function fuzzTexts(count) {
+  let state = 12345;
+  const rand = () => {
+    state = (state * 1103515245 + 12345) % 2147483648;
+    return state / 2147483648;
+  };
+  const pools = [
+    'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ', '0123456789', ' ', '  ', '\t', '\n', '\r\n',
+    '.,;:!?-_()[]{}<>/\\|"\'`~@#$%^&*+=', "'s", "'T", "'ll", 'äöüßÄÖÜ', 'абвгдеёжзАБВГД', '你好世界中文测试',
+    'こんにちはカタカナ', '한국어테스트', 'مرحبا', '😀👍🏽❤️', '👨‍👩‍👧', '🇩🇪', '<|im_start|>', '<|im_end|>', '<think>',
+    '</think>', '<｜begin▁of▁sentence｜>', '<｜User｜>', '<|endoftext|>', '<|im_', '<｜', '１２３', '٣٤', '½²', '\u00a0',
+    '\u3000', '\u200b', 'é', 'e\u0301', '…', '—', '“”', '【】', '。、', 'ﬁ', 'ǅ', 'İ', '\u2028', '\u0000', '\u0007', '\u007f',
+  ];
+  const pick = (pool) => {
+    const chars = Array.from(pool);
+    return chars[Math.floor(rand() * chars.length)];
+  };
+  const texts = [];
+  for (let i = 0; i < count; ++i) {
+    let text = '';
+    const pieces = 1 + Math.floor(rand() * 25);
+    for (let j = 0; j < pieces; ++j) {
+      const pool = pools[Math.floor(rand() * pools.length)];
+      const whole = pool.startsWith('<') || (pool.length <= 3 && rand() < 0.5);
+      text += whole ? pool : Array.from({ length: 1 + Math.floor(rand() * 4) }, () => pick(pool)).join('');
+    }
+    texts.push(text);
+  }
+  return texts;
+}
+
 function firstDifference(a, b) {
   for (let i = 0; i < Math.max(a.length, b.length); ++i) if (a[i] !== b[i]) return i;
   return -1;
+}
+
+// Compares r1 with the reference on `texts` (written to `inputPath` for r1); returns the counts.
+function compare(name, { tokenizer, dir, normalizer }, texts, inputPath, label) {
+  fs.writeFileSync(inputPath, texts.map((text) => JSON.stringify({ text })).join('\n') + '\n');
+  const reference = texts.map((text) => tokenizer.encode(text, { add_special_tokens: false }));
+  const encoded = runR1(['tokenize', '--tokenizer', dir, '--input', inputPath]).map((row) => row.ids);
+  const idsInput = encoded.map((ids) => JSON.stringify({ ids })).join('\n') + '\n';
+  const decoded = runR1(['tokenize', '--tokenizer', dir, '--decode'], idsInput).map((row) => row.text);
+  let sameIds = 0;
+  let sameText = 0;
+  texts.forEach((text, index) => {
+    const want = reference[index];
+    const got = encoded[index] || [];
+    const at = firstDifference(want, got);
+    if (at < 0) {
+      ++sameIds;
+    } else {
+      console.log(`FAIL ${name} ${label} ${index + 1} ${JSON.stringify(text)}: ids differ at ${at}:` +
+        ` reference ${JSON.stringify(want.slice(Math.max(0, at - 2), at + 6))} (${JSON.stringify(tokenizer.decode(want.slice(at, at + 1)))}),` +
+        ` r1 ${JSON.stringify(got.slice(Math.max(0, at - 2), at + 6))} (${JSON.stringify(tokenizer.decode(got.slice(at, at + 1)))})`);
+    }
+    const back = expectedRoundTrip(text, normalizer);
+    if (decoded[index] === back) {
+      ++sameText;
+    } else {
+      console.log(`FAIL ${name} ${label} ${index + 1}: decode(encode(text)) = ${JSON.stringify(decoded[index])}, expected ${JSON.stringify(back)}`);
+    }
+  });
+  console.log(`${name}: ${sameIds}/${texts.length} ${label}s with the reference's ids, ${sameText}/${texts.length} round trips exact`);
+  return { passed: sameIds + sameText, failed: 2 * texts.length - sameIds - sameText };
 }
 
 async function main() {
@@ -68,37 +134,21 @@ async function main() {
     for (const text of texts) console.log(JSON.stringify({ ids: tokenizer.encode(text, { add_special_tokens: false }) }));
     return;
   }
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'r1-tokenizer-reference-'));
   let passed = 0;
   let failed = 0;
-  for (const name of Object.keys(tokenizers)) {
-    const { tokenizer, dir, normalizer } = await loadReference(name);
-    const reference = texts.map((text) => tokenizer.encode(text, { add_special_tokens: false }));
-    const encoded = runR1(['tokenize', '--tokenizer', dir, '--input', textsPath]).map((row) => row.ids);
-    const idsInput = encoded.map((ids) => JSON.stringify({ ids })).join('\n') + '\n';
-    const decoded = runR1(['tokenize', '--tokenizer', dir, '--decode'], idsInput).map((row) => row.text);
-    let sameIds = 0;
-    let sameText = 0;
-    texts.forEach((text, line) => {
-      const want = reference[line];
-      const got = encoded[line] || [];
-      const at = firstDifference(want, got);
-      if (at < 0) {
-        ++sameIds;
-      } else {
-        console.log(`FAIL ${name} line ${line + 1} ${JSON.stringify(text)}: ids differ at ${at}:` +
-          ` reference ${JSON.stringify(want.slice(Math.max(0, at - 2), at + 6))} (${JSON.stringify(tokenizer.decode(want.slice(at, at + 1)))}),` +
-          ` r1 ${JSON.stringify(got.slice(Math.max(0, at - 2), at + 6))} (${JSON.stringify(tokenizer.decode(got.slice(at, at + 1)))})`);
+  try {
+    for (const name of Object.keys(tokenizers)) {
+      const reference = await loadReference(name);
+      console.log(`${name}: ${reference.dir}`);
+      for (const [set, label, file] of [[texts, 'fixture line', 'texts.jsonl'], [fuzzTexts(2000), 'random string', 'random.jsonl']]) {
+        const counts = compare(name, reference, set, path.join(work, file), label);
+        passed += counts.passed;
+        failed += counts.failed;
       }
-      const back = expectedRoundTrip(text, normalizer);
-      if (decoded[line] === back) {
-        ++sameText;
-      } else {
-        console.log(`FAIL ${name} line ${line + 1}: decode(encode(text)) = ${JSON.stringify(decoded[line])}, expected ${JSON.stringify(back)}`);
-      }
-    });
-    console.log(`${name}: ${sameIds}/${texts.length} lines with the reference's ids, ${sameText}/${texts.length} round trips exact (${dir})`);
-    passed += sameIds + sameText;
-    failed += 2 * texts.length - sameIds - sameText;
+    }
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
   }
   console.log(`${passed} passed, ${failed} failed`);
   process.exit(failed === 0 ? 0 : 1);
