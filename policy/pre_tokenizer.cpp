@@ -3,8 +3,6 @@
 // matches and gaps as the behaviour says; empty pieces are dropped.
 #include "policy/pre_tokenizer.h"
 
-#include <optional>
-
 #include "common/error.h"
 #include "policy/byte_level.h"
 #include "policy/regex.h"
@@ -62,29 +60,29 @@ void keep_pieces(const std::vector<Piece>& pieces, Behavior behavior, std::vecto
       }
       break;
     case Behavior::merged_with_previous: {
-      // A match closes the piece before it.
-      std::optional<uint32_t> open;
+      // A match closes the piece before it. (-1: no piece open.)
+      int64_t open = -1;
       for (const auto& p : pieces) {
-        if (!open) open = p.begin;
+        if (open < 0) open = p.begin;
         if (p.is_match) {
-          push(*open, p.end);
-          open.reset();
+          push(uint32_t(open), p.end);
+          open = -1;
         }
       }
-      if (open) push(*open, pieces.back().end);
+      if (open >= 0) push(uint32_t(open), pieces.back().end);
       break;
     }
     case Behavior::merged_with_next: {
-      // A match opens the piece after it.
-      std::optional<uint32_t> open;
+      // A match opens the piece after it. (-1: no piece open.)
+      int64_t open = -1;
       for (const auto& p : pieces) {
-        if (p.is_match && open) {
-          push(*open, p.begin);
-          open.reset();
+        if (p.is_match && open >= 0) {
+          push(uint32_t(open), p.begin);
+          open = -1;
         }
-        if (!open) open = p.begin;
+        if (open < 0) open = p.begin;
       }
-      if (open) push(*open, pieces.back().end);
+      if (open >= 0) push(uint32_t(open), pieces.back().end);
       break;
     }
   }

@@ -23,7 +23,9 @@ struct PreTokens {
   };
   std::vector<Range> words;
 
-  std::string_view word(std::size_t i) const { return std::string_view(buffer).substr(words[i].begin, words[i].end - words[i].begin); }
+  std::string_view word(std::size_t i) const {
+    return std::string_view(buffer).substr(words[i].begin, words[i].end - words[i].begin);
+  }
   // Starts over with `text` as the one word (none when empty).
   void reset(std::string_view text);
 };

@@ -121,6 +121,27 @@ TEST_CASE("the Split regex and ByteLevel make words: spaces, digits and punctuat
   CHECK(tok->encode("é") == ids({0xC3, 0xA9}));
 }
 
+TEST_CASE("Split behaviours decide where word boundaries fall (merges never cross them)") {
+  // Merges that would join across a boundary: a- (256), -b (257), -- (258).
+  const auto split_spec = [](const std::string& behavior, bool invert) {
+    auto spec = byte_level_spec({"a-", "-b", "--"}, {{"a", "-"}, {"-", "b"}, {"-", "-"}}, true);
+    spec["pre_tokenizer"] = {{"type", "Sequence"},
+                             {"pretokenizers", json::array({{{"type", "Split"}, {"pattern", {{"String", "-"}}},
+                                                             {"behavior", behavior}, {"invert", invert}},
+                                                            {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", false}}})}};
+    return spec;
+  };
+  const int64_t a = byte_id('a'), b = byte_id('b'), dash = byte_id('-');
+  CHECK(load_spec("isolated", split_spec("Isolated", false))->encode("a-b") == ids({a, dash, b}));
+  CHECK(load_spec("removed", split_spec("Removed", false))->encode("a-b") == ids({a, b}));
+  CHECK(load_spec("previous", split_spec("MergedWithPrevious", false))->encode("a-b") == ids({256, b}));
+  CHECK(load_spec("next", split_spec("MergedWithNext", false))->encode("a-b") == ids({a, 257}));
+  CHECK(load_spec("isolated2", split_spec("Isolated", false))->encode("a--b") == ids({a, dash, dash, b}));
+  CHECK(load_spec("contiguous", split_spec("Contiguous", false))->encode("a--b") == ids({a, 258, b}));
+  // invert: the pattern marks what to keep, so Removed drops everything else.
+  CHECK(load_spec("inverted", split_spec("Removed", true))->encode("a-b") == ids({dash}));
+}
+
 TEST_CASE("added tokens are matched in the text before pre-tokenization, longest first") {
   auto spec = byte_level_spec({"ab"}, {{"a", "b"}}, true);
   spec["added_tokens"] = json::array({added("<|x|>", 300, true), added("<|x|>y", 301, true), added("<think>", 302, false)});
