@@ -210,10 +210,11 @@ class Metaspace : public PreTokenizer {
     cut_ = std::make_unique<RegexSplit>(Regex(escape_literal(replacement_), where), Behavior::merged_with_next, false);
   }
 
+  // "first", as HF: only the word that starts the original text gets the prefix.
   void apply(PreTokens& tokens, bool first_section) const override {
-    run(tokens, scheme_ == "always" || (scheme_ == "first" && first_section));
+    run(tokens, scheme_ == "always", scheme_ == "first" && first_section);
   }
-  void run(PreTokens& tokens, bool prepend) const {
+  void run(PreTokens& tokens, bool prepend_all, bool prepend_text_start) const {
     std::string buffer, replaced;
     for (std::size_t w = 0; w < tokens.words.size(); ++w) {
       replaced.clear();
@@ -225,6 +226,7 @@ class Metaspace : public PreTokenizer {
         }
       }
       const uint32_t begin = uint32_t(buffer.size());
+      const bool prepend = prepend_all || (prepend_text_start && w == 0 && tokens.words[0].begin == 0);
       if (prepend && replaced.compare(0, replacement_.size(), replacement_) != 0) buffer += replacement_;
       buffer += replaced;
       tokens.words[w] = {begin, uint32_t(buffer.size())};

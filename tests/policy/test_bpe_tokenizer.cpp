@@ -244,6 +244,23 @@ TEST_CASE("SentencePiece-style files: Prepend/Replace normalizer, byte_fallback,
   CHECK(tok->decode(encoded) == "hi 你");
 }
 
+TEST_CASE("Metaspace: spaces become the replacement, prepend_scheme first marks only the text's start") {
+  const std::string space = "\xE2\x96\x81";  // ▁
+  json metaspace = {{"type", "Metaspace"}, {"replacement", space}, {"prepend_scheme", "first"}, {"split", true}};
+  json spec = {{"added_tokens", json::array({added("<x>", 5, true)})},
+               {"normalizer", nullptr},
+               {"pre_tokenizer", metaspace},
+               {"decoder", metaspace},
+               {"model", {{"type", "BPE"},
+                          {"vocab", {{space, 0}, {"h", 1}, {"i", 2}, {space + "h", 3}, {space + "hi", 4}}},
+                          {"merges", json::array({json::array({space, "h"}), json::array({space + "h", "i"})})}}}};
+  auto tok = load_spec("metaspace", spec);
+  // "hi hi" starts the text: ▁hi ▁hi; after the added token "hi" gets no ▁.
+  const auto encoded = tok->encode("hi hi<x>hi");
+  CHECK(encoded == ids({4, 4, 5, 1, 2}));
+  CHECK(tok->decode(encoded) == "hi hi<x>hi");
+}
+
 TEST_CASE("eos and pad from tokenizer_config.json in either form; a tokenizer.json path works too") {
   auto spec = byte_level_spec({}, {}, true);
   spec["added_tokens"] = json::array({added("<|endoftext|>", 300, true), added("<|pad|>", 301, true)});
