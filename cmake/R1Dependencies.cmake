@@ -6,6 +6,12 @@ find_package(nlohmann_json REQUIRED)
 find_package(SQLite3 REQUIRED)
 find_package(CLI11 REQUIRED)
 find_package(Threads REQUIRED)
+# PCRE2 (8-bit, UTF + UCP) runs the pre-tokenizer regexes of Hugging Face tokenizer.json files,
+# whose Unicode classes (\p{L}, \p{N}) std::regex cannot express.
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(PCRE2 REQUIRED IMPORTED_TARGET libpcre2-8)
+# ICU: the Unicode normalizers (NFC, NFKC, ...) and lower-casing those files may declare.
+pkg_check_modules(ICU REQUIRED IMPORTED_TARGET icu-uc)
 
 # --- LibTorch -> interface target r1_torch -------------------------------------------------------
 # Debian's libtorch-dev installs a TorchConfig.cmake whose install prefix resolves to "/", so it

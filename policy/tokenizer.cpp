@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "policy/bpe_tokenizer.h"
 
 namespace r1::policy {
 
@@ -61,6 +62,10 @@ std::optional<int64_t> ByteTokenizer::special_id(std::string_view token) const {
 int64_t ByteTokenizer::vocab_size() const { return 256 + int64_t(special_tokens().size()); }
 
 void save_tokenizer(const Tokenizer& tokenizer, const std::string& dir) {
+  if (const auto* bpe = dynamic_cast<const BpeTokenizer*>(&tokenizer)) {
+    bpe->save(dir);
+    return;
+  }
   nlohmann::json config = {{"tokenizer_class", "R1ByteTokenizer"},
                            {"r1_tokenizer", tokenizer.kind()},
                            {"eos_token", tokenizer.token_text(tokenizer.eos_id())},
@@ -72,10 +77,18 @@ void save_tokenizer(const Tokenizer& tokenizer, const std::string& dir) {
 }
 
 std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path) {
+  namespace fs = std::filesystem;
   if (path == "byte") return std::make_unique<ByteTokenizer>();
-  const auto file = std::filesystem::path(path) / "tokenizer_config.json";
+  // A Hugging Face tokenizer: the tokenizer.json file, or a directory holding one.
+  if (fs::is_regular_file(path))
+    return std::make_unique<BpeTokenizer>(path, (fs::path(path).parent_path() / "tokenizer_config.json").string());
+  if (fs::is_regular_file(fs::path(path) / "tokenizer.json"))
+    return std::make_unique<BpeTokenizer>((fs::path(path) / "tokenizer.json").string(),
+                                          (fs::path(path) / "tokenizer_config.json").string());
+  const auto file = fs::path(path) / "tokenizer_config.json";
   std::ifstream in(file);
-  R1_CHECK(in.good(), "no tokenizer at '", path, "': expected \"byte\" or a directory with tokenizer_config.json");
+  R1_CHECK(in.good(), "no tokenizer at '", path,
+           "': expected \"byte\", a tokenizer.json file, or a directory with tokenizer.json or tokenizer_config.json");
   nlohmann::json config;
   try {
     config = nlohmann::json::parse(in);
@@ -83,7 +96,7 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path) {
     R1_FAIL(file.string(), ": ", e.what());
   }
   const std::string kind = config.value("r1_tokenizer", "");
-  R1_CHECK(kind == "byte", file.string(), ": unsupported tokenizer '", kind, "' (this build reads r1 byte tokenizers)");
+  R1_CHECK(kind == "byte", file.string(), ": unsupported tokenizer '", kind, "' (r1 checkpoints name \"byte\"; a Hugging Face tokenizer comes as tokenizer.json)");
   return std::make_unique<ByteTokenizer>();
 }
 

@@ -1,5 +1,6 @@
 // Tokenizers: the interface the rest of r1 uses, and the byte-level tokenizer of the built-in
-// models (256 byte ids plus the special tokens the chat templates need). Special tokens written in
+// models (256 byte ids plus the special tokens the chat templates need); the BPE tokenizer of
+// Hugging Face checkpoints is in policy/bpe_tokenizer.h. Special tokens written in
 // text are matched as single ids, as Hugging Face tokenizers do.
 #pragma once
 
@@ -42,9 +43,12 @@ class ByteTokenizer : public Tokenizer {
   std::string kind() const override { return "byte"; }
 };
 
-// Writes tokenizer_config.json describing `tokenizer` into checkpoint directory `dir`.
+// Writes `tokenizer` into checkpoint directory `dir`: tokenizer_config.json, and for a BPE
+// tokenizer also the tokenizer.json it was read from, so an HF checkpoint comes back loadable.
 void save_tokenizer(const Tokenizer& tokenizer, const std::string& dir);
-// Reads it back: `path` is a checkpoint directory or the name of a built-in tokenizer ("byte").
+// Reads it back: `path` is the name of a built-in tokenizer ("byte"), a directory with a Hugging Face
+// tokenizer.json (byte-level BPE, policy/bpe_tokenizer.h), a tokenizer.json file itself, or an r1
+// checkpoint directory whose tokenizer_config.json names the byte tokenizer.
 std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path);
 
 }  // namespace r1::policy

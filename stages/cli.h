@@ -13,7 +13,7 @@ void add_pipeline_commands(CLI::App& app);  // run, stage, status
 void add_model_commands(CLI::App& app);     // generate, model info|logprobs, tokenize
 void add_reward_commands(CLI::App& app);    // rewards list|score
 void add_trace_commands(CLI::App& app);     // traces list|show|search|stats|export|reindex
-void add_bench_commands(CLI::App& app);     // bench rollout|learner|rewards|store
+void add_bench_commands(CLI::App& app);     // bench rollout|learner|rewards|store|tokenizer
 void add_serve_commands(CLI::App& app);     // serve (the trace viewer)
 
 // JSON text for output. Model text is bytes, not always valid UTF-8 (a byte tokenizer can split a

@@ -1,4 +1,4 @@
-// `r1 bench rollout|learner|rewards|store`: throughput of the CPU engine and the learner on a built-in preset,
+// `r1 bench rollout|learner|rewards|store|tokenizer`: throughput of the CPU engine and the learner on a built-in preset,
 // each against a baseline measured in the same run, so the figure is a ratio that survives a
 // change of machine. The last line of output is one JSON object.
 #include <chrono>
@@ -9,6 +9,7 @@
 
 #include "common/error.h"
 #include "policy/tokenizer.h"
+#include "policy/tokenizer_bench.h"
 #include "rewards/bench.h"
 #include "sampling/store_bench.h"
 #include "rl/grpo.h"
@@ -233,6 +234,32 @@ void add_bench_commands(CLI::App& app) {
   rewards_cmd->add_option("--threads", *reward_threads, "scoring threads (1: the calling thread)")->capture_default_str();
   rewards_cmd->callback([completions, reward_threads] {
     std::cout << bench_reward_scoring(*completions, *reward_threads).dump() << std::endl;
+  });
+
+  auto tokenizer_path = std::make_shared<std::string>();
+  auto tokenizer_mb = std::make_shared<double>(8.0);
+  auto tokenizer_repeats = std::make_shared<int64_t>(3);
+  auto tokenizer_seed = std::make_shared<uint64_t>(0);
+  auto* tokenizer_cmd = bench->add_subcommand(
+      "tokenizer", "encode MB/s of a tokenizer on one thread over generated mixed text (English, German, Russian, "
+                   "CJK, numbers, code, emoji, special tokens): first pass with a cold word cache, then the best of "
+                   "--repeats; decode MB/s and whether every document round-trips");
+  tokenizer_cmd->add_option("--tokenizer", *tokenizer_path, "as for r1 tokenize: \"byte\", a directory with tokenizer.json, or the file")
+      ->required();
+  tokenizer_cmd->add_option("--mb", *tokenizer_mb, "megabytes (10^6 bytes) of text")->capture_default_str();
+  tokenizer_cmd->add_option("--repeats", *tokenizer_repeats, "timed passes after the first (best reported)")->capture_default_str();
+  tokenizer_cmd->add_option("--seed", *tokenizer_seed, "text generator seed")->capture_default_str();
+  tokenizer_cmd->callback([tokenizer_path, tokenizer_mb, tokenizer_repeats, tokenizer_seed] {
+    R1_CHECK(*tokenizer_mb > 0, "bench tokenizer: --mb must be positive");
+    const auto start = std::chrono::steady_clock::now();
+    auto tokenizer = policy::load_tokenizer(*tokenizer_path);
+    const double load_seconds = seconds_since(start);
+    auto result = policy::bench_tokenizer(*tokenizer, std::size_t(*tokenizer_mb * 1e6), *tokenizer_repeats, *tokenizer_seed);
+    result["bench"] = "tokenizer";
+    result["tokenizer"] = *tokenizer_path;
+    result["kind"] = tokenizer->kind();
+    result["load_seconds"] = load_seconds;
+    std::cout << result.dump() << std::endl;
   });
 
   auto store = std::make_shared<sampling::StoreBenchOptions>();

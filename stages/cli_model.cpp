@@ -84,11 +84,22 @@ void model_logprobs(const std::string& model_path, const std::string& input) {
   });
 }
 
-void tokenize(const std::string& tokenizer_path, const std::string& input) {
+void tokenize(const std::string& tokenizer_path, const std::string& input, bool decode) {
   auto tokenizer = policy::load_tokenizer(tokenizer_path);
   for_each_jsonl(input, [&](const nlohmann::json& row, int64_t line) {
-    R1_CHECK(row.contains("text") && row["text"].is_string(), input, ":", line, ": expected {\"text\": str}");
-    std::cout << nlohmann::json{{"ids", tokenizer->encode(row["text"].get<std::string>())}}.dump() << "\n";
+    if (!decode) {
+      R1_CHECK(row.contains("text") && row["text"].is_string(), input, ":", line, ": expected {\"text\": str}");
+      std::cout << nlohmann::json{{"ids", tokenizer->encode(row["text"].get<std::string>())}}.dump() << "\n";
+      return;
+    }
+    R1_CHECK(row.contains("ids") && row["ids"].is_array(), input, ":", line, ": expected {\"ids\": [int...]}");
+    std::vector<int64_t> ids;
+    for (const auto& id : row["ids"]) {
+      R1_CHECK(id.is_number_integer() && id.get<int64_t>() >= 0 && id.get<int64_t>() < tokenizer->vocab_size(), input,
+               ":", line, ": ids must be integers in [0, ", tokenizer->vocab_size(), ")");
+      ids.push_back(id.get<int64_t>());
+    }
+    std::cout << to_json_text(nlohmann::json{{"text", tokenizer->decode(ids)}}) << "\n";
   });
 }
 
@@ -125,10 +136,20 @@ void add_model_commands(CLI::App& app) {
 
   auto tok_path = std::make_shared<std::string>();
   auto tok_input = std::make_shared<std::string>("-");
-  auto* tok = app.add_subcommand("tokenize", "token ids of text; in: {\"text\": str} per line, out: {\"ids\": [int...]} (no BOS/EOS added; special tokens matched)");
-  tok->add_option("--tokenizer", *tok_path, "\"byte\" or a checkpoint directory")->required();
-  tok->add_option("--input", *tok_input, "JSONL file, or - for stdin (default)")->capture_default_str();
-  tok->callback([tok_path, tok_input] { tokenize(*tok_path, *tok_input); });
+  auto tok_decode = std::make_shared<bool>(false);
+  auto* tok = app.add_subcommand("tokenize", "token ids of text; in: {\"text\": str} per line, out: {\"ids\": [int...]} "
+                                             "in the same order (no BOS/EOS added; special and other added tokens "
+                                             "written in the text are matched, as HF tokenizers do)");
+  tok->add_option("--tokenizer", *tok_path,
+                  "\"byte\", a checkpoint directory, a directory with a Hugging Face tokenizer.json (and "
+                  "tokenizer_config.json), or the tokenizer.json file itself")
+      ->required();
+  tok->add_option("--input", *tok_input, "JSONL file, or - for stdin (the default: r1 tokenize reads standard input)")
+      ->capture_default_str();
+  tok->add_flag("--decode", *tok_decode,
+                "the other way: in {\"ids\": [int...]}, out {\"text\": str} (bytes that are not UTF-8, as in a "
+                "character cut between tokens, print as U+FFFD)");
+  tok->callback([tok_path, tok_input, tok_decode] { tokenize(*tok_path, *tok_input, *tok_decode); });
 }
 
 }  // namespace r1::cli

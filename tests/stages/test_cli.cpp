@@ -15,7 +15,7 @@ TEST_CASE("help for r1 and every subcommand") {
   for (const char* cmd : {"run", "stage", "status", "generate", "model", "tokenize", "rewards", "traces"})
     CHECK(top.output.find(cmd) != std::string::npos);
   for (const char* cmd : {"run", "stage", "status", "generate", "model info", "model logprobs", "tokenize",
-                          "rewards list", "rewards score", "traces list", "traces show", "traces stats"}) {
+                          "bench tokenizer", "rewards list", "rewards score", "traces list", "traces show", "traces stats"}) {
     auto help = r1(std::string(cmd) + " --help");
     CHECK_MESSAGE(help.exit_code == 0, cmd);
     CHECK_MESSAGE(help.output.find("Usage") != std::string::npos, cmd);
@@ -144,4 +144,35 @@ TEST_CASE("rewards and tokenize speak JSONL, in order; bad lines name file and l
   auto tok = r1("tokenize --tokenizer byte --input " + (dir / "text.jsonl").string());
   CHECK(tok.exit_code == 0);
   CHECK(tok.output == "{\"ids\":[104,105,258]}\n");
+  write_text(dir / "ids.jsonl", "{\"ids\": [104, 105, 258]}\n");
+  auto back = r1("tokenize --decode --tokenizer byte --input " + (dir / "ids.jsonl").string());
+  CHECK(back.exit_code == 0);
+  CHECK(back.output == "{\"text\":\"hi<think>\"}\n");
+  write_text(dir / "bad_ids.jsonl", "{\"ids\": [104, 99999]}\n");
+  auto bad_ids = r1("tokenize --decode --tokenizer byte --input " + (dir / "bad_ids.jsonl").string());
+  CHECK(bad_ids.exit_code == 2);
+  CHECK(bad_ids.output.find("bad_ids.jsonl:1") != std::string::npos);
+}
+
+TEST_CASE("tokenize and bench tokenizer read a Hugging Face tokenizer.json, as a file or a directory") {
+  auto dir = fresh_dir("cli_bpe");
+  // Byte-level BPE over a three-letter alphabet is enough: "a", "b", " " and one merge "a b".
+  write_text(dir / "tokenizer.json", R"({"added_tokens": [{"id": 4, "content": "<|im_end|>", "special": true}],
+    "normalizer": {"type": "NFC"},
+    "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": false, "use_regex": true},
+    "decoder": {"type": "ByteLevel"},
+    "model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "Ġ": 2, "ab": 3}, "merges": [["a", "b"]]}})");
+  write_text(dir / "text.jsonl", "{\"text\": \"ab a<|im_end|>\"}\n");
+  for (const std::string path : {dir.string(), (dir / "tokenizer.json").string()}) {
+    auto tok = r1("tokenize --tokenizer " + path + " --input " + (dir / "text.jsonl").string());
+    CHECK(tok.exit_code == 0);
+    CHECK(tok.output == "{\"ids\":[3,2,0,4]}\n");
+  }
+  write_text(dir / "bad.json", R"({"model": {"type": "WordPiece", "vocab": {}}})");
+  auto bad = r1("tokenize --tokenizer " + (dir / "bad.json").string() + " --input " + (dir / "text.jsonl").string());
+  CHECK(bad.exit_code == 2);
+  CHECK(bad.output.find("bad.json: model type 'WordPiece'") != std::string::npos);
+  auto bench = r1("bench tokenizer --tokenizer byte --mb 0.2 --repeats 1");
+  CHECK(bench.exit_code == 0);
+  CHECK(bench.output.find("\"round_trip_exact\":true") != std::string::npos);
 }
