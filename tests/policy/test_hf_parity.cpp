@@ -303,3 +303,30 @@ TEST_CASE("HF families train: gradients reach MLA projections, the router and th
   // The correction bias is a buffer: saved and loaded, never trained by gradients.
   CHECK(model->named_buffers(true).contains("model.layers.1.mlp.gate.e_score_correction_bias"));
 }
+
+TEST_CASE("HF parity fixtures exercise each family's own parts: switching one off breaks the match") {
+  torch::NoGradGuard no_grad;
+  // family, a tensor the family has and the others lack, what to set it to. (A k bias would barely
+  // matter: it shifts all of a query's scores alike, up to the rotation.)
+  const std::vector<std::tuple<std::string, std::string, double>> parts = {
+      {"qwen2", "model.layers.0.self_attn.v_proj.bias", 0.0},
+      {"qwen3", "model.layers.0.self_attn.q_norm.weight", 1.0},
+      {"qwen2_moe", "model.layers.1.mlp.shared_expert_gate.weight", 0.0},
+      {"deepseek_v3", "model.layers.1.mlp.gate.e_score_correction_bias", 0.0},
+      {"deepseek_v2", "model.layers.0.self_attn.kv_a_layernorm.weight", 1.0},
+  };
+  for (const auto& [family, name, value] : parts) {
+    CAPTURE(family);
+    CAPTURE(name);
+    auto model = load_model(fixture(family).string());
+    auto params = model->named_parameters(true);
+    auto buffers = model->named_buffers(true);
+    auto* tensor = params.find(name) ? params.find(name) : buffers.find(name);
+    REQUIRE(tensor != nullptr);
+    tensor->fill_(value);
+    double diff = 0;
+    for (const auto& row : read_expected(family))
+      if (row.ids.size() >= 2) diff = std::max(diff, max_abs_diff(full_logprobs(model, row.ids), row.logprobs));
+    CHECK(diff > 1e-3);
+  }
+}
