@@ -50,7 +50,11 @@ struct ModelConfig {
   std::string model_type = "r1_moe";
   std::string torch_dtype = "float32";  // the checkpoint's dtype; weights are saved back in it
   RopeScaling rope;
-  bool rope_fp64 = true;         // r1_moe's angles in float64; HF families in float32, as transformers
+  // Follow transformers' order of float operations (HF families: RoPE angles in float32, scores
+  // times the softmax scale, routed experts summed before shared ones), so parity holds to ~1e-6.
+  // r1_moe keeps its own (float64 angles, scores divided by sqrt(head_dim), shared experts first),
+  // bit-identical to earlier r1 builds.
+  bool hf_float_order = false;
   bool rope_interleave = false;  // rotate (even, odd) pairs, not halves (DeepSeek's MLA rope dims)
   double attention_scale = 0.0;  // softmax scale; 0: 1/sqrt(query-key head dim)
   bool qkv_bias = false;         // q/k/v projections have biases (Qwen2)

@@ -42,7 +42,7 @@ double yarn_get_mscale(double scale, double mscale) {
 
 RotaryEmbedding::RotaryEmbedding(const ModelConfig& c) : max_position_(c.max_position) {
   const int64_t dim = c.rope_dim();
-  if (c.rope_fp64) {  // r1_moe: float64 angles, cast to float32 after cos/sin
+  if (!c.hf_float_order) {  // r1_moe: float64 angles, cast to float32 after cos/sin
     inv_freq_ = 1.0 / torch::pow(c.rope_theta, torch::arange(0, dim, 2, torch::kFloat64) / double(dim));
     return;
   }
@@ -109,7 +109,7 @@ torch::Tensor RotaryEmbedding::apply(const torch::Tensor& x, const Angles& angle
 
 // ---- Attention core, shared by GQA and MLA
 torch::Tensor causal_attention(const torch::Tensor& q, torch::Tensor k, torch::Tensor v, KVCache* cache,
-                               int64_t layer_index, double scale) {
+                               int64_t layer_index, double scale, bool divide) {
   const int64_t batch = q.size(0), num_heads = q.size(1), seq = q.size(2);
   // Query i sits at slot start+i; it may see slot j <= start+i that holds a real token, and always
   // itself (so a padding query never has an empty softmax).
@@ -141,7 +141,8 @@ torch::Tensor causal_attention(const torch::Tensor& q, torch::Tensor k, torch::T
     k = k.repeat_interleave(group, 1);
     v = v.repeat_interleave(group, 1);
   }
-  auto scores = (torch::matmul(q, k.transpose(-2, -1)) * scale).to(torch::kFloat32);
+  auto scores = divide ? torch::matmul(q, k.transpose(-2, -1)).to(torch::kFloat32) / scale
+                       : (torch::matmul(q, k.transpose(-2, -1)) * scale).to(torch::kFloat32);
   scores = scores.masked_fill(mask.logical_not(), -std::numeric_limits<float>::infinity());
   auto probs = torch::softmax(scores, -1).to(q.scalar_type());
   return torch::matmul(probs, v).transpose(1, 2).reshape({batch, seq, num_heads * v.size(-1)});
@@ -150,7 +151,9 @@ torch::Tensor causal_attention(const torch::Tensor& q, torch::Tensor k, torch::T
 // ---- Grouped-query attention
 AttentionImpl::AttentionImpl(const ModelConfig& c, int64_t layer_index)
     : num_heads_(c.num_heads), num_kv_heads_(c.num_kv_heads), head_dim_(c.head_dim), layer_index_(layer_index),
-      scale_(c.attention_scale > 0 ? c.attention_scale : 1.0 / std::sqrt(double(c.head_dim))) {
+      divide_(!c.hf_float_order && c.attention_scale <= 0) {
+  scale_ = divide_ ? std::sqrt(double(c.head_dim))
+                   : (c.attention_scale > 0 ? c.attention_scale : 1.0 / std::sqrt(double(c.head_dim)));
   q_proj = register_module("q_proj", linear(c.hidden_size, c.num_heads * c.head_dim, c.qkv_bias));
   k_proj = register_module("k_proj", linear(c.hidden_size, c.num_kv_heads * c.head_dim, c.qkv_bias));
   v_proj = register_module("v_proj", linear(c.hidden_size, c.num_kv_heads * c.head_dim, c.qkv_bias));
@@ -172,7 +175,7 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const RotaryEmbeddi
   }
   q = RotaryEmbedding::apply(q.transpose(1, 2), angles);
   k = RotaryEmbedding::apply(k.transpose(1, 2), angles);
-  return o_proj(causal_attention(q, k, v, cache, layer_index_, scale_));
+  return o_proj(causal_attention(q, k, v, cache, layer_index_, scale_, divide_));
 }
 
 // ---- Multi-head latent attention
@@ -301,7 +304,9 @@ torch::Tensor MoeImpl::forward(const torch::Tensor& x, torch::Tensor* aux_loss) 
   auto [topk_index, topk_weight32] = route(x, &router_probs);
   auto topk_weight = topk_weight32.to(x.scalar_type());
 
-  auto out = torch::zeros_like(x);
+  // r1_moe adds the routed experts onto the shared ones; transformers adds shared after routed.
+  const bool shared_first = shared_experts && !config_.hf_float_order;
+  auto out = shared_first ? shared_experts->forward(x) : torch::zeros_like(x);
   auto flat_expert = topk_index.reshape(-1);                                   // [tokens*k]
   auto flat_token = torch::arange(x.size(0), topk_index.options()).repeat_interleave(top_k);
   auto flat_weight = topk_weight.reshape(-1);
@@ -320,7 +325,7 @@ torch::Tensor MoeImpl::forward(const torch::Tensor& x, torch::Tensor* aux_loss) 
     out = out.index_add(0, tokens, expert_out * sorted_weight.narrow(0, offset, n).unsqueeze(1));
     offset += n;
   }
-  if (shared_experts) {
+  if (shared_experts && !shared_first) {
     auto shared = shared_experts->forward(x);
     if (shared_expert_gate) shared = torch::sigmoid(shared_expert_gate(x)) * shared;  // Qwen2-MoE
     out = out + shared;

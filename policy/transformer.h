@@ -31,7 +31,7 @@ TORCH_MODULE(RMSNorm);
 
 // Rotary position embedding, rotate-half convention (as HF Llama/Qwen/DeepSeek), with linear or
 // YaRN frequency scaling. Angles are computed per forward from the positions (no table), in
-// float64 for r1_moe and in float32 for HF families, as transformers does.
+// float64 for r1_moe and in float32 for HF families, as transformers does (hf_float_order).
 class RotaryEmbedding {
  public:
   explicit RotaryEmbedding(const ModelConfig& config);
@@ -51,9 +51,10 @@ class RotaryEmbedding {
 
 // softmax(q k^T * scale) v with a causal mask, over the cache's filled slots plus the new tokens
 // (whose k/v it appends at cache->length). q: [batch, heads, seq, dk]; k: [batch, kv_heads, seq, dk];
-// v: [batch, kv_heads, seq, dv]. Returns [batch, seq, heads * dv].
+// v: [batch, kv_heads, seq, dv]. Returns [batch, seq, heads * dv]. Scores are multiplied by
+// `scale`, or (r1_moe's float order, `divide`) divided by it.
 torch::Tensor causal_attention(const torch::Tensor& q, torch::Tensor k, torch::Tensor v, KVCache* cache,
-                               int64_t layer_index, double scale);
+                               int64_t layer_index, double scale, bool divide = false);
 
 // Grouped-query attention (q/k/v/o projections, optional q/k/v and o biases, optional per-head
 // q/k RMSNorm before RoPE).
@@ -69,6 +70,7 @@ class AttentionImpl : public torch::nn::Module {
  private:
   int64_t num_heads_, num_kv_heads_, head_dim_, layer_index_;
   double scale_;
+  bool divide_;  // r1_moe: scores / sqrt(head_dim)
 };
 TORCH_MODULE(Attention);
 

@@ -141,7 +141,7 @@ void read_common(const ConfigReader& r, ModelConfig& c, double default_rope_thet
   c.rope_theta = default_rope_theta;
   c.rope = RopeScaling{};
   read_rope(r, c);
-  c.rope_fp64 = false;
+  c.hf_float_order = true;
   // Dense until the family reads its experts.
   c.num_experts = 0;
   c.num_shared_experts = 0;
