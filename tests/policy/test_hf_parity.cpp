@@ -330,3 +330,17 @@ TEST_CASE("HF parity fixtures exercise each family's own parts: switching one of
     CHECK(diff > 1e-3);
   }
 }
+
+TEST_CASE("HF configs: DeepSeek-V3's published config counts 671B parameters, 37B active per token") {
+  // tests/fixtures/hf-configs/deepseek_v3_671b.json: the released config.json's shape keys (its
+  // rope_scaling spelling, torch_dtype; without quantization_config). Counted, never built.
+  const auto config = from_config_json(
+      read_json(fs::path(R1_SOURCE_DIR) / "tests" / "fixtures" / "hf-configs" / "deepseek_v3_671b.json"), "v3.json");
+  const auto counts = count_parameters(config);
+  CHECK(counts.total == doctest::Approx(671e9).epsilon(0.005));
+  CHECK(counts.active_per_token == doctest::Approx(37e9).epsilon(0.02));
+  CHECK(config.num_moe_layers() == 58);  // first_k_dense_replace: 3
+  // YaRN with mscale == mscale_all_dim: cos/sin unscaled, softmax scale times mscale(40, 1)^2.
+  const double m = 0.1 * std::log(40.0) + 1.0;
+  CHECK(config.attention_scale == doctest::Approx(m * m / std::sqrt(192.0)));
+}
