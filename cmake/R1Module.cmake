@@ -1,8 +1,13 @@
-# r1_module(NAME DEPS ...): a static library r1_NAME from NAME/*.cpp (main.cpp excluded).
+# r1_module(NAME DEPS ... [SUBDIRS dir ...]): a static library r1_NAME from NAME/*.cpp and
+# NAME/<dir>/*.cpp for each SUBDIRS entry (main.cpp excluded).
 # Headers are included by module path ("policy/model.h"), so the include root is the source root.
 function(r1_module name)
-  cmake_parse_arguments(ARG "" "" "DEPS" ${ARGN})
+  cmake_parse_arguments(ARG "" "" "DEPS;SUBDIRS" ${ARGN})
   file(GLOB sources CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/${name}/*.cpp)
+  foreach(subdir ${ARG_SUBDIRS})
+    file(GLOB sub_sources CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/${name}/${subdir}/*.cpp)
+    list(APPEND sources ${sub_sources})
+  endforeach()
   list(FILTER sources EXCLUDE REGEX "/main\\.cpp$")
   if(NOT sources)  # a module that is headers only (so far)
     add_library(r1_${name} INTERFACE)

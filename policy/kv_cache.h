@@ -10,8 +10,10 @@
 namespace r1::policy {
 
 struct KVCache {
-  std::vector<torch::Tensor> keys;    // per layer [batch, kv_heads, capacity, head_dim]
-  std::vector<torch::Tensor> values;  // per layer, same shape
+  // Per layer [batch, heads, capacity, width]: GQA caches its kv_heads at head_dim; MLA caches
+  // every head's key (nope + rope dims) and value (v_head_dim) after kv_b_proj.
+  std::vector<torch::Tensor> keys;
+  std::vector<torch::Tensor> values;
   // [batch, capacity] bool: which slots hold real tokens (false for left padding). The caller marks
   // the slots of the tokens it is about to feed before calling forward.
   torch::Tensor valid;

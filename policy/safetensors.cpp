@@ -1,7 +1,13 @@
-// safetensors reader and writer with full header validation.
+// safetensors reader (memory-mapped) and writer with full header validation.
 #include "policy/safetensors.h"
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -78,21 +84,40 @@ void save_safetensors(const std::string& path, const NamedTensors& tensors,
   std::filesystem::rename(tmp, path);
 }
 
-std::map<std::string, torch::Tensor> load_safetensors(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  R1_CHECK(in.good(), "cannot open ", path);
-  in.seekg(0, std::ios::end);
-  const int64_t file_size = in.tellg();
-  in.seekg(0);
-  R1_CHECK(file_size >= 8, path, ": not a safetensors file (", file_size, " bytes, shorter than the header length)");
-  unsigned char len_bytes[8];
-  in.read(reinterpret_cast<char*>(len_bytes), 8);
+// The file's pages, unmapped when the last tensor viewing them is gone.
+struct SafetensorsFile::Mapping {
+  void* data = nullptr;
+  std::size_t size = 0;
+  ~Mapping() {
+    if (data && data != MAP_FAILED) munmap(data, size);
+  }
+};
+
+SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  R1_CHECK(fd >= 0, "cannot open ", path, ": ", std::strerror(errno));
+  struct stat st {};
+  const int stat_rc = ::fstat(fd, &st);
+  const int64_t file_size = stat_rc == 0 ? int64_t(st.st_size) : -1;
+  if (stat_rc != 0 || file_size < 8) {
+    ::close(fd);
+    R1_CHECK(stat_rc == 0, "cannot stat ", path);
+    R1_FAIL(path, ": not a safetensors file (", file_size, " bytes, shorter than the header length)");
+  }
+  mapping_ = std::make_shared<Mapping>();
+  mapping_->size = std::size_t(file_size);
+  // Private and writable: pages are shared with the page cache until written, and writing one
+  // (a caller modifying a tensor in place) copies it instead of touching the file.
+  mapping_->data = ::mmap(nullptr, mapping_->size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+  ::close(fd);
+  R1_CHECK(mapping_->data != MAP_FAILED, "cannot map ", path, ": ", std::strerror(errno));
+  const auto* bytes = static_cast<const unsigned char*>(mapping_->data);
+
   uint64_t header_len = 0;
-  for (int i = 0; i < 8; ++i) header_len |= uint64_t(len_bytes[i]) << (8 * i);
+  for (int i = 0; i < 8; ++i) header_len |= uint64_t(bytes[i]) << (8 * i);
   R1_CHECK(header_len <= uint64_t(file_size - 8), path, ": header length ", header_len, " runs past the end of the file (",
            file_size, " bytes)");
-  std::string header_text(header_len, '\0');
-  in.read(header_text.data(), std::streamsize(header_len));
+  const std::string header_text(reinterpret_cast<const char*>(bytes + 8), header_len);
   nlohmann::json header;
   try {
     header = nlohmann::json::parse(header_text);
@@ -100,23 +125,19 @@ std::map<std::string, torch::Tensor> load_safetensors(const std::string& path) {
     R1_FAIL(path, ": header is not valid JSON: ", e.what());
   }
   R1_CHECK(header.is_object(), path, ": header is not a JSON object");
-  const int64_t data_size = file_size - 8 - int64_t(header_len);
+  data_start_ = 8 + int64_t(header_len);
+  const int64_t data_size = file_size - data_start_;
 
-  struct Entry {
-    std::string name;
-    const DtypeInfo* dtype;
-    std::vector<int64_t> shape;
-    int64_t begin, end;
-  };
-  std::vector<Entry> entries;
+  std::vector<std::pair<std::string, Entry>> ordered;
   for (const auto& [name, info] : header.items()) {
     if (name == "__metadata__") continue;
     R1_CHECK(info.is_object() && info.contains("dtype") && info.contains("shape") && info.contains("data_offsets"),
              path, ": tensor '", name, "': header entry needs dtype, shape and data_offsets");
-    Entry entry{name, nullptr, {}, 0, 0};
+    Entry entry{torch::kFloat32, "", {}, 0, 0};
+    const DtypeInfo* dtype = nullptr;
     try {
-      entry.dtype = find_dtype(info.at("dtype").get<std::string>());
-      R1_CHECK(entry.dtype != nullptr, path, ": tensor '", name, "': unknown dtype ", info.at("dtype").dump());
+      dtype = find_dtype(info.at("dtype").get<std::string>());
+      R1_CHECK(dtype != nullptr, path, ": tensor '", name, "': unknown dtype ", info.at("dtype").dump());
       entry.shape = info.at("shape").get<std::vector<int64_t>>();
       auto offsets = info.at("data_offsets").get<std::vector<int64_t>>();
       R1_CHECK(offsets.size() == 2, path, ": tensor '", name, "': data_offsets must hold two numbers");
@@ -125,6 +146,8 @@ std::map<std::string, torch::Tensor> load_safetensors(const std::string& path) {
     } catch (const nlohmann::json::exception& e) {
       R1_FAIL(path, ": tensor '", name, "': ", e.what());
     }
+    entry.type = dtype->type;
+    entry.dtype_name = dtype->name;
     int64_t numel = 1;
     for (int64_t dim : entry.shape) {
       R1_CHECK(dim >= 0 && (dim == 0 || numel <= (int64_t(1) << 50) / std::max<int64_t>(dim, 1)), path, ": tensor '",
@@ -133,24 +156,54 @@ std::map<std::string, torch::Tensor> load_safetensors(const std::string& path) {
     }
     R1_CHECK(entry.begin >= 0 && entry.begin <= entry.end && entry.end <= data_size, path, ": tensor '", name,
              "': data_offsets [", entry.begin, ", ", entry.end, ") outside the data section (", data_size, " bytes)");
-    R1_CHECK(entry.end - entry.begin == numel * entry.dtype->bytes, path, ": tensor '", name, "': byte range holds ",
-             entry.end - entry.begin, " bytes but dtype and shape need ", numel * entry.dtype->bytes);
-    entries.push_back(std::move(entry));
+    R1_CHECK(entry.end - entry.begin == numel * dtype->bytes, path, ": tensor '", name, "': byte range holds ",
+             entry.end - entry.begin, " bytes but dtype and shape need ", numel * dtype->bytes);
+    ordered.emplace_back(name, std::move(entry));
   }
-  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.begin < b.begin; });
-  for (std::size_t i = 1; i < entries.size(); ++i)
-    R1_CHECK(entries[i].begin >= entries[i - 1].end || entries[i - 1].begin == entries[i - 1].end, path, ": tensors '",
-             entries[i - 1].name, "' and '", entries[i].name, "' overlap");
+  std::sort(ordered.begin(), ordered.end(), [](const auto& a, const auto& b) { return a.second.begin < b.second.begin; });
+  for (std::size_t i = 1; i < ordered.size(); ++i)
+    R1_CHECK(ordered[i].second.begin >= ordered[i - 1].second.end || ordered[i - 1].second.begin == ordered[i - 1].second.end,
+             path, ": tensors '", ordered[i - 1].first, "' and '", ordered[i].first, "' overlap");
+  for (auto& [name, entry] : ordered) entries_.emplace(name, std::move(entry));
+}
 
-  std::map<std::string, torch::Tensor> tensors;
-  const int64_t data_start = 8 + int64_t(header_len);
-  for (const auto& entry : entries) {
-    auto tensor = torch::empty(entry.shape, torch::TensorOptions().dtype(entry.dtype->type));
-    in.seekg(data_start + entry.begin);
-    in.read(static_cast<char*>(tensor.data_ptr()), entry.end - entry.begin);
-    R1_CHECK(in.good(), path, ": tensor '", entry.name, "': read failed");
-    tensors.emplace(entry.name, tensor);
+const SafetensorsFile::Entry& SafetensorsFile::entry(const std::string& name) const {
+  auto found = entries_.find(name);
+  R1_CHECK(found != entries_.end(), path_, ": no tensor '", name, "'");
+  return found->second;
+}
+
+std::vector<std::string> SafetensorsFile::names() const {
+  std::vector<std::pair<int64_t, std::string>> by_offset;
+  for (const auto& [name, e] : entries_) by_offset.emplace_back(e.begin, name);
+  std::sort(by_offset.begin(), by_offset.end());
+  std::vector<std::string> out;
+  for (auto& item : by_offset) out.push_back(std::move(item.second));
+  return out;
+}
+
+std::vector<int64_t> SafetensorsFile::shape(const std::string& name) const { return entry(name).shape; }
+std::string SafetensorsFile::dtype(const std::string& name) const { return entry(name).dtype_name; }
+
+torch::Tensor SafetensorsFile::tensor(const std::string& name) const {
+  const auto& e = entry(name);
+  auto* data = static_cast<char*>(mapping_->data) + data_start_ + e.begin;
+  const auto options = torch::TensorOptions().dtype(e.type);
+  const int64_t element = int64_t(c10::elementSize(e.type));
+  if (e.end == e.begin) return torch::empty(e.shape, options);
+  if (reinterpret_cast<uintptr_t>(data) % uintptr_t(element) != 0) {  // misaligned: copy out
+    auto tensor = torch::empty(e.shape, options);
+    std::memcpy(tensor.data_ptr(), data, std::size_t(e.end - e.begin));
+    return tensor;
   }
+  auto keep = mapping_;
+  return torch::from_blob(data, e.shape, [keep](void*) mutable { keep.reset(); }, options);
+}
+
+std::map<std::string, torch::Tensor> load_safetensors(const std::string& path) {
+  SafetensorsFile file(path);
+  std::map<std::string, torch::Tensor> tensors;
+  for (const auto& name : file.names()) tensors.emplace(name, file.tensor(name).clone());
   return tensors;
 }
 

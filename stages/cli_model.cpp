@@ -51,17 +51,50 @@ void generate(const GenerateOptions& o) {
   }
 }
 
+// What a checkpoint is, from config.json alone (no weights read, so it works for checkpoints
+// larger than memory): family, parameters (all, and per token for MoE), shape, dtype and memory.
 void model_info(const std::string& path) {
-  auto loaded = policy::load_pretrained(path);
-  const auto& c = loaded.model->config();
-  nlohmann::json out = policy::to_config_json(c);
-  out["parameters"] = loaded.model->num_parameters();
-  out["tokenizer"] = loaded.tokenizer->kind();
+  const auto c = policy::read_model_config(path);
+  const auto counts = policy::count_parameters(c);
+  const int64_t dtype_bytes = int64_t(c10::elementSize(policy::dtype_from_name(c.torch_dtype)));
+  int64_t kv_bytes_per_token = 0;  // what r1's CPU engine caches per token, in float32
+  for (int64_t layer = 0; layer < c.num_layers; ++layer)
+    kv_bytes_per_token += c.cache_heads() * (c.key_dim() + c.value_dim()) * 4;
+  nlohmann::json tokenizer = nullptr;
+  try {
+    tokenizer = policy::load_tokenizer(path)->kind();
+  } catch (const UserError&) {
+    // A Hugging Face directory without an r1 tokenizer: the model alone still loads.
+  }
+  const int64_t shared = c.shared_expert_intermediate_size > 0 ? 1 : c.num_shared_experts;
+  nlohmann::ordered_json out = {  // ordered: the summary first, the full config last
+      {"model_type", c.model_type},
+      {"parameters", {{"total", counts.total}, {"active_per_token", counts.active_per_token}}},
+      {"layers", c.num_layers},
+      {"moe_layers", c.num_moe_layers()},
+      {"experts",
+       {{"routed", c.num_experts},
+        {"per_token", c.num_experts > 0 ? c.num_experts_per_token : 0},
+        {"shared", c.num_experts > 0 ? shared : 0}}},
+      {"attention", c.is_mla() ? "mla" : "gqa"},
+      {"hidden_size", c.hidden_size},
+      {"vocab_size", c.vocab_size},
+      {"max_position", c.max_position},
+      {"dtype", c.torch_dtype},
+      {"memory",
+       {{"weights_bytes", counts.total * dtype_bytes},
+        {"weights_bytes_loaded", counts.total * 4},  // r1 holds weights in float32
+        {"kv_cache_bytes_per_token", kv_bytes_per_token}}},
+      {"tokenizer", tokenizer},
+      {"config", policy::to_config_json(c)},
+  };
   std::cout << out.dump(2) << "\n";
 }
 
 void model_logprobs(const std::string& model_path, const std::string& input) {
-  auto loaded = policy::load_pretrained(model_path);
+  // Token ids in, so no tokenizer is needed: any Hugging Face directory of config and weights.
+  policy::LoadedModel loaded;
+  loaded.model = policy::load_model(model_path);
   torch::NoGradGuard no_grad;
   for_each_jsonl(input, [&](const nlohmann::json& row, int64_t line) {
     R1_CHECK(row.contains("ids") && row["ids"].is_array(), input, ":", line, ": expected {\"ids\": [int...]}");
@@ -123,7 +156,7 @@ void add_model_commands(CLI::App& app) {
   auto* model = app.add_subcommand("model", "inspect a model checkpoint");
   model->require_subcommand(1);
   auto info_path = std::make_shared<std::string>();
-  auto* info = model->add_subcommand("info", "print the checkpoint's config and parameter count as JSON");
+  auto* info = model->add_subcommand("info", "print the checkpoint's family, parameter counts (total, active per token), layers, experts, vocabulary, dtype and memory as JSON (reads config.json only)");
   info->add_option("path", *info_path, "checkpoint directory")->required();
   info->callback([info_path] { model_info(*info_path); });
 

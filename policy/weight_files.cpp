@@ -1,0 +1,99 @@
+// Opening a checkpoint's weights: a single safetensors file or a sharded index.
+#include "policy/weight_files.h"
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "common/error.h"
+
+namespace r1::policy {
+
+namespace fs = std::filesystem;
+
+namespace {
+constexpr const char* kSingle = "model.safetensors";
+constexpr const char* kIndex = "model.safetensors.index.json";
+}  // namespace
+
+bool has_checkpoint_weights(const std::string& dir) {
+  return fs::exists(fs::path(dir) / kSingle) || fs::exists(fs::path(dir) / kIndex);
+}
+
+CheckpointWeights::CheckpointWeights(const std::string& path) {
+  const fs::path p(path);
+  auto add_file = [&](const fs::path& file) {
+    files_.push_back(std::make_unique<SafetensorsFile>(file.string()));
+    return files_.back().get();
+  };
+  if (!fs::is_directory(p) || fs::exists(p / kSingle)) {
+    // One file (a directory's model.safetensors wins over a stale index beside it, as transformers).
+    const fs::path file = fs::is_directory(p) ? p / kSingle : p;
+    description_ = file.string();
+    const auto* f = add_file(file);
+    for (const auto& name : f->names()) where_[name] = f;
+    return;
+  }
+  const fs::path index_path = p / kIndex;
+  description_ = index_path.string();
+  R1_CHECK(fs::exists(index_path), "no weights at '", path, "': neither ", kSingle, " nor ", kIndex);
+  nlohmann::json index;
+  {
+    std::ifstream in(index_path);
+    R1_CHECK(in.good(), "cannot read ", index_path.string());
+    try {
+      index = nlohmann::json::parse(in);
+    } catch (const nlohmann::json::exception& e) {
+      R1_FAIL(index_path.string(), ": ", e.what());
+    }
+  }
+  R1_CHECK(index.is_object() && index.contains("weight_map") && index["weight_map"].is_object(), index_path.string(),
+           ": expected an object with a \"weight_map\" object");
+  std::map<std::string, const SafetensorsFile*> shards;
+  for (const auto& [name, shard] : index["weight_map"].items()) {
+    R1_CHECK(shard.is_string(), index_path.string(), ": weight_map['", name, "'] must be a file name");
+    const auto shard_name = shard.get<std::string>();
+    const fs::path shard_rel(shard_name);
+    R1_CHECK(!shard_name.empty() && shard_rel.is_relative() && shard_rel.filename() == shard_rel, index_path.string(),
+             ": weight_map['", name, "'] = '", shard_name, "' is not a file name in the checkpoint directory");
+    if (!shards.count(shard_name)) {
+      R1_CHECK(fs::exists(p / shard_rel), index_path.string(), ": shard '", shard_name, "' (of tensor '", name,
+               "') does not exist");
+      shards[shard_name] = add_file(p / shard_rel);
+    }
+    const auto* f = shards[shard_name];
+    R1_CHECK(f->contains(name), index_path.string(), ": tensor '", name, "' is mapped to '", shard_name,
+             "', which does not hold it");
+    where_[name] = f;
+  }
+  // Tensors a shard holds beyond the map are read too, but never from two shards.
+  for (const auto& file : files_)
+    for (const auto& name : file->names()) {
+      auto found = where_.find(name);
+      if (found == where_.end()) where_[name] = file.get();
+      else
+        R1_CHECK(found->second == file.get(), index_path.string(), ": tensor '", name, "' is in two shards: ",
+                 found->second->path(), " and ", file->path());
+    }
+}
+
+std::vector<std::string> CheckpointWeights::names() const {
+  std::vector<std::string> out;
+  for (const auto& item : where_) out.push_back(item.first);
+  return out;
+}
+
+const SafetensorsFile& CheckpointWeights::file(const std::string& name) const {
+  auto found = where_.find(name);
+  R1_CHECK(found != where_.end(), description_, ": no tensor '", name, "'");
+  return *found->second;
+}
+
+torch::Tensor CheckpointWeights::tensor(const std::string& name) const { return file(name).tensor(name); }
+std::vector<int64_t> CheckpointWeights::shape(const std::string& name) const { return file(name).shape(name); }
+std::string CheckpointWeights::dtype(const std::string& name) const { return file(name).dtype(name); }
+const std::string& CheckpointWeights::file_of(const std::string& name) const { return file(name).path(); }
+
+}  // namespace r1::policy
