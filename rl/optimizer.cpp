@@ -3,6 +3,8 @@
 
 #include <cmath>
 #include <fstream>
+#include <string>
+#include <type_traits>
 
 #include "common/error.h"
 
@@ -41,14 +43,46 @@ double Optimizer::step() {
   const double lr = current_lr();
   for (auto& group : adamw_->param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
   adamw_->step();
-  adamw_->zero_grad();
+  // Gradients dropped, not zeroed: the next backward then writes them fresh, as in a resumed run's
+  // first step (which starts with none). Accumulating into zeros instead gives other strides and
+  // hence other summation orders in the clipping norm, so a resume would differ in the last bits.
+  for (auto& p : parameters_) p.mutable_grad() = torch::Tensor();
   ++step_;
   return norm;
 }
 
+namespace {
+
+// The key AdamW files a parameter's state under: a string of the TensorImpl address in LibTorch
+// 1.13, the address itself in later versions.
+template <class Key>
+Key state_key(const torch::Tensor& parameter) {
+  if constexpr (std::is_same_v<Key, std::string>)
+    return c10::guts::to_string(parameter.unsafeGetTensorImpl());
+  else
+    return parameter.unsafeGetTensorImpl();
+}
+
+using StateKey = std::decay_t<decltype(std::declval<torch::optim::AdamW&>().state())>::key_type;
+
+}  // namespace
+
+// Each parameter's moments and step by its position, not through AdamW::save/load: LibTorch's own
+// round trip did not restore the state exactly (tests/rl/test_resume_state.cpp fails with it), and
+// positions are what survive a new process, where every address differs.
 void Optimizer::save(const std::string& path) const {
   torch::serialize::OutputArchive archive;
-  adamw_->save(archive);
+  const auto& state = adamw_->state();
+  for (std::size_t i = 0; i < parameters_.size(); ++i) {
+    const auto found = state.find(state_key<StateKey>(parameters_[i]));
+    if (found == state.end()) continue;  // never stepped
+    const auto& adam = static_cast<const torch::optim::AdamWParamState&>(*found->second);
+    const std::string tag = std::to_string(i);
+    archive.write("step." + tag, torch::tensor(int64_t(adam.step()), torch::kLong));
+    archive.write("exp_avg." + tag, adam.exp_avg());
+    archive.write("exp_avg_sq." + tag, adam.exp_avg_sq());
+    if (adam.max_exp_avg_sq().defined()) archive.write("max_exp_avg_sq." + tag, adam.max_exp_avg_sq());
+  }
   archive.write("r1_schedule_step", torch::tensor(step_, torch::kLong));
   archive.write("r1_parameter_count", torch::tensor(int64_t(parameters_.size()), torch::kLong));
   archive.save_to(path);
@@ -67,7 +101,23 @@ void Optimizer::load(const std::string& path) {
   }
   R1_CHECK(count.item<int64_t>() == int64_t(parameters_.size()), path, ": optimiser state for ", count.item<int64_t>(),
            " parameters, this model has ", parameters_.size());
-  adamw_->load(archive);
+  auto& state = adamw_->state();
+  state.clear();
+  for (std::size_t i = 0; i < parameters_.size(); ++i) {
+    const std::string tag = std::to_string(i);
+    torch::Tensor param_step, exp_avg, exp_avg_sq, max_exp_avg_sq;
+    if (!archive.try_read("step." + tag, param_step)) continue;
+    R1_CHECK(archive.try_read("exp_avg." + tag, exp_avg) && archive.try_read("exp_avg_sq." + tag, exp_avg_sq), path,
+             ": parameter ", i, " has a step but no moments");
+    R1_CHECK(exp_avg.sizes() == parameters_[i].sizes(), path, ": parameter ", i, " has moments of shape ",
+             exp_avg.sizes(), ", the model's is ", parameters_[i].sizes());
+    auto adam = std::make_unique<torch::optim::AdamWParamState>();
+    adam->step(param_step.item<int64_t>());
+    adam->exp_avg(exp_avg);
+    adam->exp_avg_sq(exp_avg_sq);
+    if (archive.try_read("max_exp_avg_sq." + tag, max_exp_avg_sq)) adam->max_exp_avg_sq(max_exp_avg_sq);
+    state[state_key<StateKey>(parameters_[i])] = std::move(adam);
+  }
   step_ = step.item<int64_t>();
 }
 

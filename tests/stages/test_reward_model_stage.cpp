@@ -64,7 +64,10 @@ TEST_CASE("reward_model: Bradley-Terry on chat pairs learns the preference on he
   MESSAGE("reward model: " << rm.dump());
   CHECK(rm["pairs"].get<std::size_t>() == written.size());
   CHECK(rm["train_pairs"].get<std::size_t>() + rm["held_out_pairs"].get<std::size_t>() == written.size());
-  CHECK(rm["held_out_pairs"].get<double>() == doctest::Approx(0.2 * double(written.size())).epsilon(0.35));
+  // The split is by prompt (a prompt's pairs never straddle it), and the synthetic chat task has few
+  // distinct prompts, some with many pairs: the held-out share of pairs lands near, not at, 0.2.
+  CHECK(rm["held_out_pairs"].get<double>() > 0.1 * double(written.size()));
+  CHECK(rm["held_out_pairs"].get<double>() < 0.4 * double(written.size()));
   // An untrained (zero) head ranks no pair: accuracy 0 and loss log 2. Trained:
   CHECK(rm["held_out_pair_accuracy"].get<double>() >= 0.9);
   CHECK(rm["held_out_loss"].get<double>() < 0.693 - 0.3);
