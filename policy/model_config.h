@@ -120,6 +120,7 @@ struct ModelConfig {
     v("expert_intermediate_size", expert_intermediate_size);
     v("norm_topk_prob", norm_topk_prob);
     v("router_aux_loss_coef", router_aux_loss_coef);
+    v("router_correction_bias", router_correction_bias);
     v("tie_word_embeddings", tie_word_embeddings);
     v("init_std", init_std);
     v.check(hidden_size > 0 && num_layers > 0 && head_dim > 0, "hidden_size", "sizes must be positive");

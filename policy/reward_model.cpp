@@ -24,7 +24,7 @@ torch::Tensor RewardModelImpl::forward(const torch::Tensor& input_ids, const tor
            lengths.sizes());
   const auto positions = torch::arange(input_ids.size(1), torch::kLong).unsqueeze(0).expand_as(input_ids);
   // Causal attention: right padding never reaches the last real token, so it needs no mask.
-  auto hidden = model->forward(input_ids, positions, /*cache=*/nullptr, /*aux_loss=*/nullptr);
+  auto hidden = model->forward(input_ids, positions, /*cache=*/nullptr, /*stats=*/nullptr);
   const auto last = (lengths - 1).clamp_min(0).view({-1, 1, 1}).expand({-1, 1, hidden.size(2)});
   return score->forward(hidden.gather(1, last).squeeze(1)).squeeze(-1);
 }

@@ -32,6 +32,9 @@ const std::vector<DtypeInfo>& dtypes() {
       {"F64", torch::kFloat64, 8}, {"I64", torch::kInt64, 8},   {"I32", torch::kInt32, 4},
       {"I16", torch::kInt16, 2},   {"I8", torch::kInt8, 1},     {"U8", torch::kUInt8, 1},
       {"BOOL", torch::kBool, 1},
+      // Read as its bytes (LibTorch 1.13 has no float8): policy/fp8.h decodes them. Last, so
+      // writing a uint8 tensor still says U8.
+      {"F8_E4M3", torch::kByte, 1},
   };
   return table;
 }

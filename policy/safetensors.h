@@ -29,7 +29,8 @@ class SafetensorsFile {
   const std::string& path() const { return path_; }
   std::vector<std::string> names() const;  // in file order
   bool contains(const std::string& name) const { return entries_.count(name) > 0; }
-  // A CPU tensor over the mapped bytes (copied only where the bytes are misaligned for the dtype).
+  // A CPU tensor over the mapped bytes (copied only where the bytes are misaligned for the dtype);
+  // F8_E4M3 comes as its uint8 codes (policy/fp8.h).
   torch::Tensor tensor(const std::string& name) const;
   std::vector<int64_t> shape(const std::string& name) const;
   std::string dtype(const std::string& name) const;  // "F32", "BF16", ...

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "common/error.h"
+#include "policy/activation_checkpoint.h"
 
 namespace r1::policy {
 
@@ -298,7 +299,7 @@ std::pair<torch::Tensor, torch::Tensor> MoeImpl::route(const torch::Tensor& x, t
   return {topk_index, topk_weight};
 }
 
-torch::Tensor MoeImpl::forward(const torch::Tensor& x, torch::Tensor* aux_loss) {
+torch::Tensor MoeImpl::forward(const torch::Tensor& x, RoutingStats* stats) {
   const int64_t num_experts = config_.num_experts, top_k = config_.num_experts_per_token;
   torch::Tensor router_probs;
   auto [topk_index, topk_weight32] = route(x, &router_probs);
@@ -330,10 +331,11 @@ torch::Tensor MoeImpl::forward(const torch::Tensor& x, torch::Tensor* aux_loss) 
     if (shared_expert_gate) shared = torch::sigmoid(shared_expert_gate(x)) * shared;  // Qwen2-MoE
     out = out + shared;
   }
-  if (aux_loss) {
+  if (stats) {
     auto routed_share = counts.to(torch::kFloat32) / double(flat_expert.size(0));  // f_e
     auto mean_prob = router_probs.mean(0);                                          // P_e
-    *aux_loss = *aux_loss + double(num_experts) * (routed_share * mean_prob).sum();
+    stats->aux_loss = stats->aux_loss + double(num_experts) * (routed_share * mean_prob).sum();
+    stats->expert_counts.push_back(counts);
   }
   return out;
 }
@@ -350,13 +352,13 @@ DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& c, int64_t layer_index) {
 }
 
 torch::Tensor DecoderLayerImpl::forward(const torch::Tensor& x, const RotaryEmbedding::Angles& angles,
-                                        KVCache* cache, torch::Tensor* aux_loss) {
+                                        KVCache* cache, RoutingStats* stats) {
   auto normed_in = input_layernorm(x);
   auto h = x + (mla_attn ? mla_attn->forward(normed_in, angles, cache) : self_attn->forward(normed_in, angles, cache));
   auto normed = post_attention_layernorm(h);
   if (moe) {
     auto flat = normed.reshape({-1, normed.size(-1)});
-    return h + moe->forward(flat, aux_loss).view(normed.sizes());
+    return h + moe->forward(flat, stats).view(normed.sizes());
   }
   return h + dense_mlp->forward(normed);
 }
@@ -370,10 +372,15 @@ DecoderImpl::DecoderImpl(const ModelConfig& c) : rope_(c) {
 }
 
 torch::Tensor DecoderImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& positions, KVCache* cache,
-                                   torch::Tensor* aux_loss) {
+                                   RoutingStats* stats) {
   auto h = embed_tokens(input_ids);
   const auto angles = rope_.angles(positions, h.scalar_type());  // once for all layers
-  for (const auto& layer : *layers) h = layer->as<DecoderLayer>()->forward(h, angles, cache, aux_loss);
+  const bool recompute = activation_checkpointing && !cache && torch::GradMode::is_enabled();
+  for (const auto& layer : *layers) {
+    auto* decoder_layer = layer->as<DecoderLayer>();
+    h = recompute ? checkpointed_layer(*decoder_layer, h, angles, stats)
+                  : decoder_layer->forward(h, angles, cache, stats);
+  }
   return norm(h);
 }
 
@@ -395,12 +402,12 @@ ForwardOutput CausalLMImpl::forward(const torch::Tensor& input_ids, std::optiona
                                 : torch::arange(start, start + input_ids.size(1), input_ids.options().dtype(torch::kLong))
                                       .unsqueeze(0)
                                       .expand({input_ids.size(0), input_ids.size(1)});
-  auto aux = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat32).device(input_ids.device()));
-  auto hidden = model->forward(input_ids, pos, cache, &aux);
+  RoutingStats stats{torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat32).device(input_ids.device())), {}};
+  auto hidden = model->forward(input_ids, pos, cache, &stats);
   if (cache) cache->length += input_ids.size(1);
   const int64_t moe_layers = config_.num_moe_layers();
-  if (moe_layers > 0) aux = aux / double(moe_layers);
-  return {hidden, aux};
+  if (moe_layers > 0) stats.aux_loss = stats.aux_loss / double(moe_layers);
+  return {hidden, stats.aux_loss, std::move(stats.expert_counts)};
 }
 
 torch::Tensor CausalLMImpl::logits(const torch::Tensor& hidden) {

@@ -114,15 +114,24 @@ class RouterImpl : public torch::nn::Module {
 };
 TORCH_MODULE(Router);
 
+// What the MoE layers report from a forward: the load-balancing loss, summed over layers, and per
+// MoE layer in order how many routed slots each expert received (int64 [num_experts]), which
+// DeepSeek-V3's auxiliary-loss-free balancing moves the correction bias by (rl/load_balance.h).
+struct RoutingStats {
+  torch::Tensor aux_loss;
+  std::vector<torch::Tensor> expert_counts;
+};
+
 // Mixture-of-experts feed-forward. Router (see ModelConfig): softmax or sigmoid scores in fp32,
 // optional group-limited choice and correction bias, top-k, optional renormalisation, scaling.
 // Shared experts (DeepSeek, r1_moe) or one sigmoid-gated shared expert (Qwen2-MoE) are added.
 class MoeImpl : public torch::nn::Module {
  public:
   explicit MoeImpl(const ModelConfig& config);
-  // x: [tokens, hidden]. Returns the output and, if `aux_loss` is given, adds the load-balancing
-  // loss E * sum_e f_e * P_e (f_e: share of routed slots, P_e: mean router probability).
-  torch::Tensor forward(const torch::Tensor& x, torch::Tensor* aux_loss);
+  // x: [tokens, hidden]. Returns the output and, if `stats` is given, adds the load-balancing loss
+  // E * sum_e f_e * P_e (f_e: share of routed slots, P_e: mean router probability) to its aux_loss
+  // and appends this layer's expert counts.
+  torch::Tensor forward(const torch::Tensor& x, RoutingStats* stats);
   // The chosen experts and their weights: [tokens, top_k] each (weights in fp32).
   std::pair<torch::Tensor, torch::Tensor> route(const torch::Tensor& x, torch::Tensor* router_probs = nullptr);
   Router gate{nullptr};
@@ -139,7 +148,7 @@ class DecoderLayerImpl : public torch::nn::Module {
  public:
   DecoderLayerImpl(const ModelConfig& config, int64_t layer_index);
   torch::Tensor forward(const torch::Tensor& x, const RotaryEmbedding::Angles& angles, KVCache* cache,
-                        torch::Tensor* aux_loss);
+                        RoutingStats* stats);
   RMSNorm input_layernorm{nullptr}, post_attention_layernorm{nullptr};
   Attention self_attn{nullptr};      // one of these two, registered as "self_attn"
   MlaAttention mla_attn{nullptr};
@@ -153,10 +162,13 @@ class DecoderImpl : public torch::nn::Module {
  public:
   explicit DecoderImpl(const ModelConfig& config);
   torch::Tensor forward(const torch::Tensor& input_ids, const torch::Tensor& positions, KVCache* cache,
-                        torch::Tensor* aux_loss);
+                        RoutingStats* stats);
   torch::nn::Embedding embed_tokens{nullptr};
   torch::nn::ModuleList layers;
   RMSNorm norm{nullptr};
+  // Recompute each layer in the backward instead of keeping its activations
+  // (policy/activation_checkpoint.h); applies to forwards with grad and without a KV cache.
+  bool activation_checkpointing = false;
 
  private:
   RotaryEmbedding rope_;
@@ -166,6 +178,7 @@ TORCH_MODULE(Decoder);
 struct ForwardOutput {
   torch::Tensor hidden;    // [batch, seq, hidden] after the final norm
   torch::Tensor aux_loss;  // scalar load-balancing loss (0 for a dense model)
+  std::vector<torch::Tensor> expert_counts;  // per MoE layer: routed slots per expert (RoutingStats)
 };
 
 class CausalLMImpl : public torch::nn::Module {

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "policy/fp8.h"
 
 namespace r1::policy {
 
@@ -79,9 +80,22 @@ CheckpointWeights::CheckpointWeights(const std::string& path) {
     }
 }
 
+namespace {
+constexpr const char* kScaleSuffix = "_scale_inv";  // DeepSeek-V3: W's block factors are W_scale_inv
+}
+
+bool CheckpointWeights::is_fp8_scale(const std::string& name) const {
+  const std::string suffix = kScaleSuffix;
+  if (name.size() <= suffix.size() || name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0)
+    return false;
+  const auto weight = name.substr(0, name.size() - suffix.size());
+  return contains(weight) && dtype(weight) == "F8_E4M3";
+}
+
 std::vector<std::string> CheckpointWeights::names() const {
   std::vector<std::string> out;
-  for (const auto& item : where_) out.push_back(item.first);
+  for (const auto& item : where_)
+    if (!is_fp8_scale(item.first)) out.push_back(item.first);  // part of its weight, not a tensor of its own
   return out;
 }
 
@@ -91,7 +105,13 @@ const SafetensorsFile& CheckpointWeights::file(const std::string& name) const {
   return *found->second;
 }
 
-torch::Tensor CheckpointWeights::tensor(const std::string& name) const { return file(name).tensor(name); }
+torch::Tensor CheckpointWeights::tensor(const std::string& name) const {
+  auto stored = file(name).tensor(name);
+  if (dtype(name) != "F8_E4M3") return stored;
+  const auto scale = name + kScaleSuffix;
+  if (!contains(scale)) return decode_fp8_e4m3(stored);  // FP8 without a block scale: the codes' values
+  return dequantize_fp8_e4m3(stored, file(scale).tensor(scale), file_of(name) + ": tensor '" + name + "'");
+}
 std::vector<int64_t> CheckpointWeights::shape(const std::string& name) const { return file(name).shape(name); }
 std::string CheckpointWeights::dtype(const std::string& name) const { return file(name).dtype(name); }
 const std::string& CheckpointWeights::file_of(const std::string& name) const { return file(name).path(); }

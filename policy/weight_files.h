@@ -16,8 +16,10 @@ class CheckpointWeights {
   // `path`: a checkpoint directory, or one .safetensors file. UserError naming the file for a
   // missing or corrupt file, an index that names a tensor its shard lacks, or a tensor in two shards.
   explicit CheckpointWeights(const std::string& path);
-  std::vector<std::string> names() const;  // sorted
+  // Sorted; an FP8 weight's W_scale_inv is part of W, not listed.
+  std::vector<std::string> names() const;
   bool contains(const std::string& name) const { return where_.count(name) > 0; }
+  // The stored tensor; an F8_E4M3 one dequantised to float32 with its W_scale_inv (policy/fp8.h).
   torch::Tensor tensor(const std::string& name) const;
   std::vector<int64_t> shape(const std::string& name) const;
   std::string dtype(const std::string& name) const;
@@ -26,6 +28,7 @@ class CheckpointWeights {
 
  private:
   const SafetensorsFile& file(const std::string& name) const;
+  bool is_fp8_scale(const std::string& name) const;
   std::vector<std::unique_ptr<SafetensorsFile>> files_;
   std::map<std::string, const SafetensorsFile*> where_;
   std::string description_;  // the file, or the index, for messages

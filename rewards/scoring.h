@@ -52,6 +52,17 @@ struct RewardCounts {
   std::size_t crashes = 0;   // Failure::crash
   std::size_t timeouts = 0;  // Failure::timeout
   std::size_t skipped = 0;   // Failure::skipped
+
+  RewardCounts& operator+=(const RewardCounts& other) {
+    items += other.items;
+    passed += other.passed;
+    failed += other.failed;
+    errors += other.errors;
+    crashes += other.crashes;
+    timeouts += other.timeouts;
+    skipped += other.skipped;
+    return *this;
+  }
 };
 
 struct ScoringSummary {

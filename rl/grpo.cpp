@@ -23,19 +23,23 @@ torch::Tensor sequence_kl(const torch::Tensor& logprobs, const torch::Tensor& re
 }
 
 torch::Tensor aggregate(const torch::Tensor& per_token, const torch::Tensor& mask, const std::string& mode,
-                        int64_t aggregation_length) {
+                        int64_t aggregation_length, double total_sequences, double total_tokens) {
   auto masked = per_token * mask;
+  // The mean over sequences, or the sum divided by the whole mini-batch's count for a micro-batch.
+  auto over_sequences = [&](const torch::Tensor& per_sequence) {
+    return total_sequences > 0 ? per_sequence.sum() / total_sequences : per_sequence.mean();
+  };
   if (mode == "seq_mean_token_mean") {  // every sequence weighs the same, whatever its length
-    return (masked.sum(1) / mask.sum(1).clamp_min(1.0)).mean();
+    return over_sequences(masked.sum(1) / mask.sum(1).clamp_min(1.0));
   }
   if (mode == "token_mean") {  // every token weighs the same: long samples count more (DAPO)
-    return masked.sum() / mask.sum().clamp_min(1.0);
+    return total_tokens > 0 ? masked.sum() / total_tokens : masked.sum() / mask.sum().clamp_min(1.0);
   }
   R1_ASSERT(mode == "seq_mean_token_sum", "unknown loss aggregation ", mode);
   // Dr. GRPO: a constant divisor, so a token's weight depends on neither its sequence's length nor
   // the batch's; 0 falls back to the padded width of the batch.
   const double length = aggregation_length > 0 ? double(aggregation_length) : double(per_token.size(1));
-  return (masked.sum(1) / length).mean();
+  return over_sequences(masked.sum(1) / length);
 }
 
 GrpoLossTerms grpo_loss(const GrpoLossInputs& in, const GrpoConfig& config) {
@@ -71,15 +75,20 @@ GrpoLossTerms grpo_loss(const GrpoLossInputs& in, const GrpoConfig& config) {
   }
 
   GrpoLossTerms terms;
-  terms.loss = aggregate(per_token, mask, config.loss_aggregation, config.aggregation_length);
+  terms.loss = aggregate(per_token, mask, config.loss_aggregation, config.aggregation_length, in.total_sequences,
+                         in.total_tokens);
   torch::NoGradGuard no_grad;
   const double masked_tokens = mask.sum().item<double>();
   const double total_tokens = std::max(1.0, masked_tokens);
   auto token_mean = [&](const torch::Tensor& values) { return (values * mask).sum().item<double>() / total_tokens; };
-  terms.policy_loss = aggregate(policy_term, mask, config.loss_aggregation, config.aggregation_length).item<double>();
+  terms.policy_loss = aggregate(policy_term, mask, config.loss_aggregation, config.aggregation_length,
+                                in.total_sequences, in.total_tokens)
+                          .item<double>();
   if (kl.defined()) terms.kl = token_mean(kl);
   if (in.entropy.defined()) terms.entropy = token_mean(in.entropy);
   terms.clip_fraction = token_mean((unclipped != clipped).to(torch::kFloat32));
+  terms.clip_low_fraction = token_mean(((adv < 0) & (ratio < 1.0 - config.clip_low)).to(torch::kFloat32));
+  terms.clip_high_fraction = token_mean(((adv > 0) & (ratio > 1.0 + config.clip_high)).to(torch::kFloat32));
   terms.ratio_max = masked_tokens > 0 ? ratio.masked_select(mask > 0).max().item<double>() : 1.0;
   if (tis_weight.defined()) terms.tis_weight_mean = token_mean(tis_weight);
   return terms;

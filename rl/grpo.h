@@ -32,6 +32,20 @@ struct GrpoConfig {
   double entropy_coef = 0.0;    // > 0: entropy bonus (loss -= coef * mean entropy)
   double tis_cap = 0.0;         // 0: off; > 0: truncated importance weight on engine samples
   int64_t logprob_vocab_chunk = 0;  // > 0: the learner's logits built this many vocabulary rows at a time
+  // Mechanics (rl/grpo_update.h): `epochs` passes over each batch of rollouts, each split into
+  // `mini_batches` shuffled mini-batches of one optimiser update; a mini-batch's gradient is
+  // accumulated over micro-batches of `micro_batch_size` sequences (0: the whole mini-batch at once).
+  int64_t epochs = 1;
+  int64_t mini_batches = 1;
+  int64_t micro_batch_size = 0;
+  bool activation_checkpointing = false;  // recompute each layer in the backward (policy/activation_checkpoint.h)
+  double aux_loss_coef = -1.0;  // MoE load-balancing loss weight; < 0: the model's router_aux_loss_coef
+  double aux_free_bias_rate = 0.0;  // > 0: DeepSeek-V3's bias update per step (rl/load_balance.h; V3: 0.001)
+  // Sampling side (the GRPO stages):
+  bool mask_truncated = false;  // DAPO's overlong filtering: completions cut at sampling.max_tokens carry no loss
+  bool dynamic_sampling = false;  // DAPO: drop groups whose rewards are all equal, draw more prompts
+  int64_t dynamic_sampling_max_rounds = 4;  // sampling rounds per step at most; then train on what was kept
+  int64_t ref_refresh_every = 0;  // > 0: the reference becomes a copy of the policy every N steps (R1: 400)
 
   template <class V>
   void visit(V& v) {
@@ -48,6 +62,16 @@ struct GrpoConfig {
     v("entropy_coef", entropy_coef);
     v("tis_cap", tis_cap);
     v("logprob_vocab_chunk", logprob_vocab_chunk);
+    v("epochs", epochs);
+    v("mini_batches", mini_batches);
+    v("micro_batch_size", micro_batch_size);
+    v("activation_checkpointing", activation_checkpointing);
+    v("aux_loss_coef", aux_loss_coef);
+    v("aux_free_bias_rate", aux_free_bias_rate);
+    v("mask_truncated", mask_truncated);
+    v("dynamic_sampling", dynamic_sampling);
+    v("dynamic_sampling_max_rounds", dynamic_sampling_max_rounds);
+    v("ref_refresh_every", ref_refresh_every);
     v.check(group_size >= 2, "group_size", "must be >= 2 (advantages compare samples of a group)");
     v.check(clip_low > 0 && clip_low < 1, "clip_low", "must be in (0, 1)");
     v.check(clip_high > 0, "clip_high", "must be > 0");
@@ -62,6 +86,13 @@ struct GrpoConfig {
     v.check(kl_in == "loss" || kl_in == "reward", "kl_in", "must be loss or reward");
     v.check(entropy_coef >= 0, "entropy_coef", "must be >= 0");
     v.check(tis_cap >= 0, "tis_cap", "must be >= 0 (0 turns it off)");
+    v.check(epochs >= 1, "epochs", "must be >= 1");
+    v.check(mini_batches >= 1, "mini_batches", "must be >= 1");
+    v.check(micro_batch_size >= 0, "micro_batch_size", "must be >= 0 (0: the whole mini-batch at once)");
+    v.check(aux_free_bias_rate >= 0, "aux_free_bias_rate", "must be >= 0 (0 turns it off)");
+    v.check(dynamic_sampling_max_rounds >= 1, "dynamic_sampling_max_rounds", "must be >= 1");
+    v.check(ref_refresh_every >= 0, "ref_refresh_every", "must be >= 0 (0: the reference never changes)");
+    v.check(ref_refresh_every == 0 || kl_beta > 0, "ref_refresh_every", "needs kl_beta > 0 (no reference otherwise)");
     v.check(logprob_vocab_chunk >= 0, "logprob_vocab_chunk", "must be >= 0 (0: whole vocabulary at once)");
   }
 };
@@ -85,6 +116,10 @@ struct GrpoLossInputs {
   torch::Tensor entropy;          // per-token entropy (with grad for a bonus); may be undefined
   torch::Tensor advantages;
   torch::Tensor mask;             // 1 on completion tokens that count (truncated ones may be masked out)
+  // When this batch is one micro-batch of a larger mini-batch: the mini-batch's sequence and
+  // masked-token counts, so the micro-batches' losses add up to the mini-batch's (0: this batch's own).
+  double total_sequences = 0;
+  double total_tokens = 0;
 };
 
 struct GrpoLossTerms {
@@ -92,15 +127,18 @@ struct GrpoLossTerms {
   double policy_loss = 0.0;      // the clipped surrogate part, aggregated like the loss
   double kl = 0.0;               // mean KL estimate over completion tokens
   double entropy = 0.0;          // mean entropy over completion tokens
-  double clip_fraction = 0.0;    // share of completion tokens whose ratio was clipped
+  double clip_fraction = 0.0;    // share of completion tokens whose ratio was outside [1 - low, 1 + high]
+  double clip_low_fraction = 0.0;   // share where the lower bound held the loss (A < 0, ratio < 1 - low)
+  double clip_high_fraction = 0.0;  // share where the upper bound held it (A > 0, ratio > 1 + high)
   double ratio_max = 1.0;        // largest policy ratio on a completion token
   double tis_weight_mean = 1.0;  // mean truncated importance weight (1 when off)
 };
 
 GrpoLossTerms grpo_loss(const GrpoLossInputs& in, const GrpoConfig& config);
 
-// Reduces per-token values [batch, length-1] to a scalar by the configured aggregation.
+// Reduces per-token values [batch, length-1] to a scalar by the configured aggregation. With
+// total_sequences / total_tokens > 0 the divisors are those of the mini-batch this batch is a part of.
 torch::Tensor aggregate(const torch::Tensor& per_token, const torch::Tensor& mask, const std::string& mode,
-                        int64_t aggregation_length);
+                        int64_t aggregation_length, double total_sequences = 0, double total_tokens = 0);
 
 }  // namespace r1::rl

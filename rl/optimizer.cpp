@@ -40,6 +40,14 @@ double Optimizer::step() {
       if (p.grad().defined()) norm += p.grad().pow(2).sum().item<double>();
     norm = std::sqrt(norm);
   }
+  if (!std::isfinite(norm)) {
+    // A NaN or infinite gradient would spread through AdamW's moments into every weight: the step
+    // is refused and the weights and moments stay as they were.
+    for (auto& p : parameters_) p.mutable_grad() = torch::Tensor();
+    R1_FAIL("optimiser step ", step_ + 1, ": the gradient norm is ", norm,
+            "; stopped before the update, so the weights are those of the last step. Lower optimizer.lr or set "
+            "optimizer.grad_clip");
+  }
   const double lr = current_lr();
   for (auto& group : adamw_->param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
   adamw_->step();

@@ -44,7 +44,7 @@ class Optimizer {
  public:
   Optimizer(std::vector<torch::Tensor> parameters, OptimizerConfig config, int64_t total_steps);
   // Clips, applies one update at the scheduled learning rate, zeroes the gradients.
-  // Returns the gradient norm before clipping.
+  // Returns the gradient norm before clipping. A non-finite norm: UserError, nothing updated.
   double step();
   double current_lr() const;
   int64_t steps_done() const { return step_; }

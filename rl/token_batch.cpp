@@ -47,11 +47,11 @@ TokenLogprobs token_logprobs(policy::CausalLM& model, const torch::Tensor& input
     const auto hidden = out.hidden.reshape({-1, out.hidden.size(-1)});
     auto chunked = chunked_logprobs(hidden, model->output_weight(), targets.reshape(-1), vocab_chunk);
     return {chunked.logprobs.view(targets.sizes()), out.aux_loss,
-            with_entropy ? chunked.entropy.view(targets.sizes()) : torch::Tensor()};
+            with_entropy ? chunked.entropy.view(targets.sizes()) : torch::Tensor(), std::move(out.expert_counts)};
   }
   auto logits = model->logits(out.hidden).to(torch::kFloat32);
   auto all = torch::log_softmax(logits, -1);
-  TokenLogprobs result{all.gather(-1, targets.unsqueeze(-1)).squeeze(-1), out.aux_loss, {}};
+  TokenLogprobs result{all.gather(-1, targets.unsqueeze(-1)).squeeze(-1), out.aux_loss, {}, std::move(out.expert_counts)};
   if (with_entropy) result.entropy = -(all.exp() * all).sum(-1);
   return result;
 }

@@ -30,6 +30,7 @@ struct TokenLogprobs {
   torch::Tensor logprobs;  // [batch, length-1]: log p(input_ids[:, t+1] | input_ids[:, :t+1])
   torch::Tensor aux_loss;  // the model's load-balancing loss for this forward
   torch::Tensor entropy;   // [batch, length-1] entropy of each next-token distribution; only when asked
+  std::vector<torch::Tensor> expert_counts;  // per MoE layer: routed slots per expert (policy::RoutingStats)
 };
 
 // vocab_chunk > 0: logits built that many vocabulary entries at a time (rl/chunked_logprobs.h), for

@@ -12,6 +12,7 @@
 #include <unordered_set>
 
 #include "common/error.h"
+#include "common/jsonl.h"
 #include "sampling/portable_random.h"
 
 namespace r1::sampling {
@@ -295,20 +296,8 @@ std::vector<WorkedSolution> generate_corpus(const ArithmeticTaskConfig& task, co
 }
 
 std::vector<Problem> load_problems_jsonl(const std::string& path) {
-  std::ifstream in(path);
-  R1_CHECK(in.is_open(), path, ": cannot open problems file");
   std::vector<Problem> problems;
-  std::string line;
-  for (int64_t line_number = 1; std::getline(in, line); ++line_number) {
-    if (trim(line).empty()) continue;
-    nlohmann::json row;
-    try {
-      row = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::parse_error& error) {
-      R1_FAIL(path, ":", line_number, ": not valid JSON (", error.what(), ")");
-    }
-    R1_CHECK(row.is_object(), path, ":", line_number, ": expected a JSON object, got ", row.type_name());
-
+  for_each_jsonl(path, [&](const nlohmann::json& row, int64_t line_number) {
     const char* question_key = row.contains("question") ? "question" : "prompt";
     R1_CHECK(row.contains(question_key), path, ":", line_number, ": missing \"question\" (or \"prompt\")");
     R1_CHECK(row[question_key].is_string() && !trim(row[question_key].get<std::string>()).empty(), path, ":",
@@ -338,7 +327,7 @@ std::vector<Problem> load_problems_jsonl(const std::string& path) {
     metadata["source"] = path;
     metadata["line"] = line_number;
     problems.push_back(Problem{row[question_key].get<std::string>(), reference, std::move(metadata)});
-  }
+  }, "problems file");
   return problems;
 }
 

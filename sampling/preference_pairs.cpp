@@ -9,23 +9,13 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "common/jsonl.h"
 
 namespace r1::sampling {
 
 std::vector<PreferencePair> load_preference_pairs_jsonl(const std::string& path) {
-  std::ifstream in(path);
-  R1_CHECK(in.is_open(), path, ": cannot open preference pairs file");
   std::vector<PreferencePair> pairs;
-  std::string line;
-  for (int64_t line_number = 1; std::getline(in, line); ++line_number) {
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    nlohmann::json row;
-    try {
-      row = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::parse_error& error) {
-      R1_FAIL(path, ":", line_number, ": not valid JSON (", error.what(), ")");
-    }
-    R1_CHECK(row.is_object(), path, ":", line_number, ": expected a JSON object, got ", row.type_name());
+  for_each_jsonl(path, [&](const nlohmann::json& row, int64_t line_number) {
     PreferencePair pair;
     for (auto [key, field] : {std::pair{"prompt", &pair.prompt}, {"chosen", &pair.chosen}, {"rejected", &pair.rejected}}) {
       R1_CHECK(row.contains(key), path, ":", line_number, ": missing \"", key, "\"");
@@ -35,7 +25,7 @@ std::vector<PreferencePair> load_preference_pairs_jsonl(const std::string& path)
     }
     R1_CHECK(pair.chosen != pair.rejected, path, ":", line_number, ": \"chosen\" equals \"rejected\"");
     pairs.push_back(std::move(pair));
-  }
+  }, "preference pairs file");
   R1_CHECK(!pairs.empty(), path, ": no preference pairs");
   return pairs;
 }

@@ -7,6 +7,8 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "common/jsonl.h"
+
 namespace r1::cli {
 
 void add_pipeline_commands(CLI::App& app);  // run, stage, status
@@ -21,6 +23,6 @@ void add_serve_commands(CLI::App& app);     // serve (the trace viewer)
 std::string to_json_text(const nlohmann::json& value, int indent = -1);
 
 // Reads a JSONL file ("-" for stdin) line by line; UserError names the file and line.
-void for_each_jsonl(const std::string& path, const std::function<void(const nlohmann::json&, int64_t line)>& fn);
+using r1::for_each_jsonl;  // common/jsonl.h
 
 }  // namespace r1::cli

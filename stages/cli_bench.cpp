@@ -13,6 +13,7 @@
 #include "rewards/bench.h"
 #include "sampling/store_bench.h"
 #include "rl/grpo.h"
+#include "rl/grpo_update.h"
 #include "rl/optimizer.h"
 #include "rl/token_batch.h"
 #include "rollout/cpu_engine.h"
@@ -148,16 +149,14 @@ nlohmann::json bench_learner(const BenchOptions& o) {
   rl::OptimizerConfig optimizer_config;
   optimizer_config.lr = 1e-5;
   rl::Optimizer optimizer(model->parameters(), optimizer_config, 1000);
-  const double aux_coef = model->config().router_aux_loss_coef;
 
-  const double step_seconds = best_seconds(o.repeats, [&] {
-    auto current = rl::token_logprobs(model, batch.input_ids, /*with_entropy=*/true);
-    auto terms = rl::grpo_loss({current.logprobs, current.logprobs.detach(), batch.old_logprobs, {}, current.entropy,
-                                advantages, batch.loss_mask},
-                               grpo);
-    (terms.loss + aux_coef * current.aux_loss).backward();
-    optimizer.step();
-  });
+  // One GRPO learner step as the stages run it (rl/grpo_update.h), then the same step with every
+  // layer recomputed in the backward (activation checkpointing): its cost in time.
+  auto learner_step = [&] { rl::grpo_update(model, optimizer, batch, advantages, {}, grpo, o.seed, "bench"); };
+  const double step_seconds = best_seconds(o.repeats, learner_step);
+  grpo.activation_checkpointing = true;
+  const double checkpointed_seconds = best_seconds(o.repeats, learner_step);
+  grpo.activation_checkpointing = false;
   const double forward_seconds = best_seconds(o.repeats, [&] {
     torch::NoGradGuard no_grad;
     rl::token_logprobs(model, batch.input_ids);
@@ -174,7 +173,9 @@ nlohmann::json bench_learner(const BenchOptions& o) {
           {"train_tokens_per_s", tokens / step_seconds},
           {"train_completion_tokens_per_s", completion_tokens / step_seconds},
           {"forward_tokens_per_s", tokens / forward_seconds},
-          {"step_vs_forward_time", step_seconds / forward_seconds}};
+          {"step_vs_forward_time", step_seconds / forward_seconds},
+          {"checkpointed_step_seconds", checkpointed_seconds},
+          {"checkpointed_vs_plain_time", checkpointed_seconds / step_seconds}};
 }
 
 void add_common_options(CLI::App* cmd, BenchOptions& o) {

@@ -44,6 +44,8 @@ void generate(const GenerateOptions& o) {
     double total = 0;
     for (float lp : sample.logprobs) total += lp;
     nlohmann::json out = {{"text", loaded.tokenizer->decode(ids)},
+                          {"prompt_ids", request.prompt_ids},
+                          {"ids", sample.token_ids},  // the completion's, EOS included: text can be lossy UTF-8
                           {"tokens", sample.token_ids.size()},
                           {"logprob", total},
                           {"finish_reason", rollout::finish_reason_name(sample.finish_reason)}};

@@ -25,7 +25,7 @@ StageSummary run_cold_start(RunContext& ctx) {
   int64_t rounds = 0;
   std::vector<std::pair<std::string, std::string>> kept;  // (prompt, completion) that passed the verdict
   if (training_phase) {
-    const auto& state = ctx.resume_point("cold_start")->state;
+    const auto state = resume_state(ctx, "cold_start");
     data = state.value("data", nlohmann::json::object());
     rounds = state.value("rounds", int64_t(0));
     kept = accepted_traces(ctx, "cold_start", "cold_start");

@@ -16,6 +16,7 @@ struct SftConfig {
   // Write a stage checkpoint every this many steps (a multiple of log_every, so a resumed run logs
   // the same windows); 0: none. Stages that support it resume from the last one after a kill.
   int64_t checkpoint_every = 0;
+  bool activation_checkpointing = false;  // recompute each layer in the backward (policy/activation_checkpoint.h)
 
   template <class V>
   void visit(V& v) {
@@ -25,6 +26,7 @@ struct SftConfig {
     v("optimizer", optimizer);
     v("log_every", log_every);
     v("checkpoint_every", checkpoint_every);
+    v("activation_checkpointing", activation_checkpointing);
     v.check(steps >= 1, "steps", "must be >= 1");
     v.check(batch_size >= 1, "batch_size", "must be >= 1");
     v.check(log_every >= 1, "log_every", "must be >= 1");

@@ -1,6 +1,7 @@
 // The supervised loop: sample a batch, masked next-token loss (+ the router's aux loss), AdamW.
 #include "stages/sft_loop.h"
 
+#include <cmath>
 #include <algorithm>
 #include <random>
 
@@ -41,10 +42,13 @@ std::vector<std::pair<std::string, std::string>> accepted_traces(RunContext& ctx
   return traces;
 }
 
-std::string resume_phase(const RunContext& ctx, const std::string& stage) {
+nlohmann::json resume_state(const RunContext& ctx, const std::string& stage) {
   const auto& resume = ctx.resume_point(stage);
-  if (!resume) return "";
-  const auto phase = resume->state.value("phase", nlohmann::json());
+  return resume ? resume->state : nlohmann::json::object();
+}
+
+std::string resume_phase(const RunContext& ctx, const std::string& stage) {
+  const auto phase = resume_state(ctx, stage).value("phase", nlohmann::json());
   return phase.is_string() ? phase.get<std::string>() : "";
 }
 
@@ -69,6 +73,7 @@ SftResult train_sft(RunContext& ctx, const std::string& stage, policy::CausalLM&
     ctx.progress().line(format_line("[%s] %s: going on after step %lld", stage.c_str(), phase.name.c_str(),
                                     (long long)done_steps));
   }
+  model->model->activation_checkpointing = cfg.activation_checkpointing;
   ctx.progress().start(stage, cfg.steps);
   const double started = ctx.progress().elapsed_seconds();
   SftResult result;
@@ -81,6 +86,9 @@ SftResult train_sft(RunContext& ctx, const std::string& stage, policy::CausalLM&
     auto out = rl::token_logprobs(model, packed.input_ids);
     auto nll = -rl::masked_mean(out.logprobs, packed.loss_mask);
     auto loss = nll + aux_coef * out.aux_loss;
+    R1_CHECK(std::isfinite(loss.item<double>()), stage, " step ", step, ": the loss is ", loss.item<double>(),
+             "; stopped before the update, so the weights are those of the last step. Lower optimizer.lr or set "
+             "optimizer.grad_clip");
     loss.backward();
     const double lr = optimizer.current_lr();
     const double grad_norm = optimizer.step();
@@ -111,6 +119,7 @@ SftResult train_sft(RunContext& ctx, const std::string& stage, policy::CausalLM&
     }
   }
   ctx.progress().finish();
+  model->model->activation_checkpointing = false;  // later forwards (sampling, evaluation) keep no graph anyway
   return result;
 }
 

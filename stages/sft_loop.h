@@ -50,6 +50,10 @@ SftResult train_sft(RunContext& ctx, const std::string& stage, policy::CausalLM&
 std::vector<std::pair<std::string, std::string>> accepted_traces(RunContext& ctx, const std::string& reader,
                                                                  const std::string& stage);
 
+// The state.json of the checkpoint this stage resumes from (what the stage saved beside "phase"
+// and "step"); an empty object when it starts from scratch.
+nlohmann::json resume_state(const RunContext& ctx, const std::string& stage);
+
 // The phase name of the checkpoint this stage resumes from; "" when it starts from scratch.
 std::string resume_phase(const RunContext& ctx, const std::string& stage);
 

@@ -17,11 +17,13 @@ fs::path previous(const fs::path& stage_dir) { return stage_dir / "checkpoint.ol
 }  // namespace
 
 void save_stage_checkpoint(const fs::path& stage_dir, int64_t step, policy::CausalLM& model,
-                           const policy::Tokenizer& tokenizer, const rl::Optimizer& optimizer, nlohmann::json state) {
+                           const policy::Tokenizer& tokenizer, const rl::Optimizer& optimizer, nlohmann::json state,
+                           policy::CausalLM* reference) {
   const auto tmp = staging(stage_dir);
   fs::remove_all(tmp);
   fs::create_directories(tmp);
   policy::save_pretrained((tmp / "model").string(), model, tokenizer);
+  if (reference) policy::save_pretrained((tmp / "reference").string(), *reference, tokenizer);
   optimizer.save((tmp / "optimizer.pt").string());
   state["step"] = step;
   {
@@ -62,8 +64,11 @@ void remove_stage_checkpoint(const fs::path& stage_dir) {
   for (const auto& dir : {current(stage_dir), staging(stage_dir), previous(stage_dir)}) fs::remove_all(dir);
 }
 
-void load_stage_checkpoint(const StageCheckpoint& checkpoint, policy::CausalLM& model, rl::Optimizer& optimizer) {
+void load_stage_checkpoint(const StageCheckpoint& checkpoint, policy::CausalLM& model, rl::Optimizer& optimizer,
+                           policy::CausalLM* reference) {
   policy::load_weights(*model, (checkpoint.dir / "model" / "model.safetensors").string());
+  const auto reference_weights = checkpoint.dir / "reference" / "model.safetensors";
+  if (reference && fs::exists(reference_weights)) policy::load_weights(**reference, reference_weights.string());
   optimizer.load((checkpoint.dir / "optimizer.pt").string());
 }
 

@@ -1,4 +1,5 @@
-// A stage's resumable state, <stage dir>/checkpoint/: the policy (model/), the optimiser's moments
+// A stage's resumable state, <stage dir>/checkpoint/: the policy (model/), the reference model where
+// it moves (reference/, GRPO's ref_refresh_every), the optimiser's moments
 // and schedule step (optimizer.pt), and state.json (the step it was taken after, plus whatever the
 // stage needs to go on exactly: its "eval before", ...). Data positions and sampling seeds are
 // functions of the step, so the step is enough to continue the same prompt order and samples.
@@ -26,7 +27,8 @@ struct StageCheckpoint {
 };
 
 void save_stage_checkpoint(const std::filesystem::path& stage_dir, int64_t step, policy::CausalLM& model,
-                           const policy::Tokenizer& tokenizer, const rl::Optimizer& optimizer, nlohmann::json state);
+                           const policy::Tokenizer& tokenizer, const rl::Optimizer& optimizer, nlohmann::json state,
+                           policy::CausalLM* reference = nullptr);
 
 // The last complete checkpoint of a stage, or nullopt. UserError naming the file if state.json is
 // unreadable (a checkpoint is only ever visible complete, so that means someone edited it).
@@ -34,7 +36,8 @@ std::optional<StageCheckpoint> find_stage_checkpoint(const std::filesystem::path
 
 void remove_stage_checkpoint(const std::filesystem::path& stage_dir);
 
-// Restores `model` and `optimizer` from `checkpoint`.
-void load_stage_checkpoint(const StageCheckpoint& checkpoint, policy::CausalLM& model, rl::Optimizer& optimizer);
+// Restores `model` and `optimizer` from `checkpoint`, and `reference` where it saved one.
+void load_stage_checkpoint(const StageCheckpoint& checkpoint, policy::CausalLM& model, rl::Optimizer& optimizer,
+                           policy::CausalLM* reference = nullptr);
 
 }  // namespace r1::stages

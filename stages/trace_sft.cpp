@@ -86,7 +86,7 @@ StageSummary run_distill(RunContext& ctx) {
     }
   }
   if (student_phase) {
-    baseline = EvalResult::from_summary(ctx.resume_point("distill")->state.value("baseline", nlohmann::json::object()));
+    baseline = EvalResult::from_summary(resume_state(ctx, "distill").value("baseline", nlohmann::json::object()));
   } else {
     policy::save_pretrained((ctx.stage_dir("distill") / "baseline").string(), student, ctx.tokenizer(),
                             config.chat_template);

@@ -150,6 +150,24 @@ void read_common(const ConfigReader& r, ModelConfig& c, double default_rope_thet
   r.get("router_aux_loss_coef", c.router_aux_loss_coef);
 }
 
+void read_qwen_moe_routing(const ConfigReader& r, ModelConfig& c) {
+  r.require("num_experts_per_tok", c.num_experts_per_token);
+  r.require("moe_intermediate_size", c.expert_intermediate_size);
+  r.get("norm_topk_prob", c.norm_topk_prob);
+  r.get("decoder_sparse_step", c.decoder_sparse_step);
+  r.get("mlp_only_layers", c.mlp_only_layers);
+  R1_CHECK(c.decoder_sparse_step >= 1, r.origin(), ": decoder_sparse_step must be >= 1");
+}
+
+void write_qwen_moe_routing(nlohmann::json& j, const ModelConfig& c) {
+  j["num_experts_per_tok"] = c.num_experts_per_token;
+  j["moe_intermediate_size"] = c.expert_intermediate_size;
+  j["norm_topk_prob"] = c.norm_topk_prob;
+  j["decoder_sparse_step"] = c.decoder_sparse_step;
+  j["mlp_only_layers"] = c.mlp_only_layers;
+  j["router_aux_loss_coef"] = c.router_aux_loss_coef;
+}
+
 void check_no_sliding_window(const ConfigReader& r) {
   bool use = false;
   r.get("use_sliding_window", use);

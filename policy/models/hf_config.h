@@ -51,6 +51,12 @@ void check_no_sliding_window(const ConfigReader& reader);
 // Validates the shape read so far (positive sizes, heads divisible, even RoPE width).
 void check_shape(const ConfigReader& reader, const ModelConfig& config);
 
+// The routed-expert keys the Qwen MoE families share (the expert count is read by each, under
+// its own names): num_experts_per_tok and moe_intermediate_size (required), norm_topk_prob,
+// decoder_sparse_step (>= 1), mlp_only_layers; and their writer.
+void read_qwen_moe_routing(const ConfigReader& reader, ModelConfig& config);
+void write_qwen_moe_routing(nlohmann::json& json, const ModelConfig& config);
+
 // config.json for `config`: its source_config with the common keys and RoPE written over it (in
 // the spelling the source used; rope_parameters for a config made in r1).
 nlohmann::json write_common(const ModelConfig& config, const std::string& architecture);

@@ -18,14 +18,8 @@ ModelConfig read_qwen2_moe(const nlohmann::json& j, const std::string& origin) {
   c.qkv_bias = true;
   r.get("qkv_bias", c.qkv_bias);
   r.require("num_experts", c.num_experts);
-  r.require("num_experts_per_tok", c.num_experts_per_token);
-  r.require("moe_intermediate_size", c.expert_intermediate_size);
   r.require("shared_expert_intermediate_size", c.shared_expert_intermediate_size);
-  c.norm_topk_prob = false;
-  r.get("norm_topk_prob", c.norm_topk_prob);
-  r.get("decoder_sparse_step", c.decoder_sparse_step);
-  r.get("mlp_only_layers", c.mlp_only_layers);
-  R1_CHECK(c.decoder_sparse_step >= 1, origin, ": decoder_sparse_step must be >= 1");
+  hf::read_qwen_moe_routing(r, c);  // norm_topk_prob stays false unless set, as read_common left it
   R1_CHECK(c.shared_expert_intermediate_size > 0, origin, ": shared_expert_intermediate_size must be positive");
   c.shared_expert_module = "shared_expert";
   hf::check_shape(r, c);
@@ -36,13 +30,8 @@ nlohmann::json write_qwen2_moe(const ModelConfig& c) {
   auto j = hf::write_common(c, "Qwen2MoeForCausalLM");
   if (j.contains("qkv_bias") || !c.qkv_bias) j["qkv_bias"] = c.qkv_bias;
   j["num_experts"] = c.num_experts;
-  j["num_experts_per_tok"] = c.num_experts_per_token;
-  j["moe_intermediate_size"] = c.expert_intermediate_size;
   j["shared_expert_intermediate_size"] = c.shared_expert_intermediate_size;
-  j["norm_topk_prob"] = c.norm_topk_prob;
-  j["decoder_sparse_step"] = c.decoder_sparse_step;
-  j["mlp_only_layers"] = c.mlp_only_layers;
-  j["router_aux_loss_coef"] = c.router_aux_loss_coef;
+  hf::write_qwen_moe_routing(j, c);
   return j;
 }
 

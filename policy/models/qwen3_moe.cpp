@@ -29,12 +29,7 @@ ModelConfig read_qwen3_moe(const nlohmann::json& j, const std::string& origin) {
   R1_CHECK(r.has("num_experts") || r.has("num_local_experts"), origin, ": missing key 'num_experts'");
   r.get("num_experts", c.num_experts);
   r.get("num_local_experts", c.num_experts);
-  r.require("num_experts_per_tok", c.num_experts_per_token);
-  r.require("moe_intermediate_size", c.expert_intermediate_size);
-  r.get("norm_topk_prob", c.norm_topk_prob);
-  r.get("decoder_sparse_step", c.decoder_sparse_step);
-  r.get("mlp_only_layers", c.mlp_only_layers);
-  R1_CHECK(c.decoder_sparse_step >= 1, origin, ": decoder_sparse_step must be >= 1");
+  hf::read_qwen_moe_routing(r, c);
   hf::check_shape(r, c);
   return c;
 }
@@ -43,12 +38,7 @@ nlohmann::json write_qwen3_moe(const ModelConfig& c) {
   auto j = hf::write_common(c, "Qwen3MoeForCausalLM");
   j["attention_bias"] = c.qkv_bias;
   j[experts_key(c.source_config)] = c.num_experts;
-  j["num_experts_per_tok"] = c.num_experts_per_token;
-  j["moe_intermediate_size"] = c.expert_intermediate_size;
-  j["norm_topk_prob"] = c.norm_topk_prob;
-  j["decoder_sparse_step"] = c.decoder_sparse_step;
-  j["mlp_only_layers"] = c.mlp_only_layers;
-  j["router_aux_loss_coef"] = c.router_aux_loss_coef;
+  hf::write_qwen_moe_routing(j, c);
   return j;
 }
 

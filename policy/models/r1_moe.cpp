@@ -8,7 +8,7 @@ namespace r1::policy {
 namespace {
 
 nlohmann::json write_r1_moe(const ModelConfig& c) {
-  return {
+  nlohmann::json j = {
       {"model_type", "r1_moe"},
       {"architectures", {"R1ForCausalLM"}},
       {"r1_preset", c.preset},
@@ -32,6 +32,9 @@ nlohmann::json write_r1_moe(const ModelConfig& c) {
       {"initializer_range", c.init_std},
       {"torch_dtype", "float32"},
   };
+  // Only when set, so the config.json of a model without it stays as it was.
+  if (c.router_correction_bias) j["router_correction_bias"] = true;
+  return j;
 }
 
 ModelConfig read_r1_moe(const nlohmann::json& j, const std::string& origin) {
@@ -64,6 +67,7 @@ ModelConfig read_r1_moe(const nlohmann::json& j, const std::string& origin) {
   get("aux_loss_alpha", c.router_aux_loss_coef);
   get("tie_word_embeddings", c.tie_word_embeddings);
   get("initializer_range", c.init_std);
+  get("router_correction_bias", c.router_correction_bias);
   R1_CHECK(c.vocab_size > 0 && c.hidden_size > 0 && c.num_layers > 0 && c.num_heads > 0 && c.num_kv_heads > 0 &&
                c.num_heads % c.num_kv_heads == 0 && c.head_dim > 0 && c.head_dim % 2 == 0,
            origin, ": inconsistent model shape");

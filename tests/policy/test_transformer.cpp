@@ -95,9 +95,11 @@ TEST_CASE("MoE: uniform router gives load-balancing loss 1; gradients reach rout
     moe->gate->weight.zero_();
   }
   auto x = torch::randn({50, c.hidden_size});
-  auto aux = torch::zeros({});
-  moe->forward(x, &aux);
-  CHECK(aux.item<double>() == doctest::Approx(1.0).epsilon(1e-5));
+  RoutingStats stats{torch::zeros({}), {}};
+  moe->forward(x, &stats);
+  CHECK(stats.aux_loss.item<double>() == doctest::Approx(1.0).epsilon(1e-5));
+  REQUIRE(stats.expert_counts.size() == 1);  // one MoE layer: its routed slots per expert
+  CHECK(stats.expert_counts[0].sum().item<int64_t>() == 50 * c.num_experts_per_token);
 
   torch::manual_seed(5);
   CausalLM model(c);

@@ -9,53 +9,13 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/stages/cli_runner.h"
+#include "tests/stages/hf_checkpoint.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 
-const fs::path kFixtures = fs::path(R1_SOURCE_DIR) / "tests" / "fixtures" / "hf-parity";
 const std::string kQwenConfig = std::string(R1_SOURCE_DIR) + "/configs/r1-qwen.yaml";
-
-// GPT-2's byte-to-character map: printable bytes stand for themselves, the rest for U+0100 on.
-std::string byte_char(int byte) {
-  const bool printable = (byte >= 33 && byte <= 126) || (byte >= 161 && byte <= 172) || (byte >= 174 && byte <= 255);
-  int code = byte;
-  if (!printable) {
-    int shifted = 0;
-    for (int b = 0; b < byte; ++b)
-      if (!((b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255))) ++shifted;
-    code = 256 + shifted;
-  }
-  std::string out;
-  if (code < 0x80) {
-    out += char(code);
-  } else {
-    out += char(0xC0 | (code >> 6));
-    out += char(0x80 | (code & 0x3F));
-  }
-  return out;
-}
-
-// A checkpoint directory: the fixture's config.json and weights, and a byte-level tokenizer whose
-// 256 ids are the 256 bytes (no merges), byte 0 doubling as EOS.
-fs::path make_checkpoint(const fs::path& dir, const std::string& family) {
-  fs::create_directories(dir);
-  for (const char* file : {"config.json", "model.safetensors"}) fs::copy_file(kFixtures / family / file, dir / file);
-  nlohmann::json vocab = nlohmann::json::object();
-  for (int byte = 0; byte < 256; ++byte) vocab[byte_char(byte)] = byte;
-  const nlohmann::json byte_level = {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true},
-                                     {"use_regex", true}};
-  const nlohmann::json tokenizer = {
-      {"version", "1.0"},          {"added_tokens", nlohmann::json::array()}, {"normalizer", nullptr},
-      {"pre_tokenizer", byte_level}, {"post_processor", nullptr},             {"decoder", byte_level},
-      {"model",
-       {{"type", "BPE"}, {"dropout", nullptr}, {"unk_token", nullptr}, {"byte_fallback", false},
-        {"vocab", vocab}, {"merges", nlohmann::json::array()}}}};
-  write_text(dir / "tokenizer.json", tokenizer.dump());
-  write_text(dir / "tokenizer_config.json", nlohmann::json({{"eos_token", byte_char(0)}}).dump());
-  return dir;
-}
 
 std::string gsm8k_rows(int count, int offset) {
   std::string rows;
@@ -97,8 +57,8 @@ nlohmann::json read_json(const fs::path& path) { return nlohmann::json::parse(st
 }  // namespace
 
 TEST_CASE("r1-qwen.yaml runs every stage on Hugging Face checkpoints and GSM8K-format data") {
-  if (!fs::exists(kFixtures / "qwen3_moe" / "config.json")) {
-    MESSAGE("skipped: no HF fixtures at " << kFixtures.string());
+  if (!fs::exists(kHfFixtures / "qwen3_moe" / "config.json")) {
+    MESSAGE("skipped: no HF fixtures at " << kHfFixtures.string());
     return;
   }
   const auto dir = fresh_dir("r1_qwen");
