@@ -162,7 +162,7 @@ StageSummary run_grpo_stage(RunContext& ctx, const std::string& name, const Grpo
     // The learner's batch: the kept groups; truncated completions masked out where asked (DAPO).
     std::vector<float> advantage_of(scored.size(), 0.0f);
     rl::GrpoStepStats learned;
-    double truncated = 0, learner_tokens = 0;
+    double truncated = 0, learner_tokens = 0, loss_tokens = 0;
     for (const auto& item : scored) truncated += item.sample.finish_reason == rollout::FinishReason::length ? 1 : 0;
     if (!trained.empty()) {
       std::vector<rl::TokenSequence> sequences;
@@ -175,6 +175,7 @@ StageSummary run_grpo_stage(RunContext& ctx, const std::string& name, const Grpo
       if (cfg.grpo.mask_truncated)
         for (std::size_t row = 0; row < trained.size(); ++row)
           if (scored[trained[row]].sample.finish_reason == rollout::FinishReason::length) batch.loss_mask[int64_t(row)].zero_();
+      loss_tokens = batch.loss_mask.sum().item<double>();
       torch::Tensor ref_logprobs;
       if (reference) {
         torch::NoGradGuard no_grad;
@@ -266,7 +267,7 @@ StageSummary run_grpo_stage(RunContext& ctx, const std::string& name, const Grpo
         {"expert_load_imbalance", learned.expert_load_imbalance},
         {"mismatch_kl", learned.mismatch.kl}, {"mismatch_max_abs", learned.mismatch.max_abs},
         {"sampling_rounds", double(rounds)}, {"groups_dropped", double(groups_dropped)},
-        {"trained_samples", double(trained.size())},
+        {"trained_samples", double(trained.size())}, {"loss_tokens", loss_tokens},
         {"step_seconds", step_seconds}, {"rollout_seconds", rollout_seconds}, {"learner_seconds", learner_seconds},
         {"rollout_tokens_per_second", rollout_seconds > 0 ? tokens / rollout_seconds : 0.0},
         {"learner_tokens_per_second",
