@@ -22,6 +22,7 @@ RewardInfo overlong_reward_info();              // rewards/overlong.cpp
 RewardInfo repetition_reward_info();            // rewards/repetition.cpp
 RewardInfo http_reward_info();                  // rewards/http_reward.cpp
 RewardInfo command_reward_info();               // rewards/command_reward.cpp
+RewardInfo shared_library_reward_info();        // rewards/shared_library_reward.cpp
 
 // A yes/no verdict: score 1 or 0, recorded as `component`, outcome pass or fail, and why.
 RewardResult binary_verdict(std::string_view component, bool passed, std::string reason);

@@ -22,6 +22,7 @@ Registry& Registry::global() {
     builtins.add(repetition_reward_info());
     builtins.add(http_reward_info());
     builtins.add(command_reward_info());
+    builtins.add(shared_library_reward_info());
     return builtins;
   }();
   return registry;

@@ -49,8 +49,8 @@ class BackgroundService {
 
 }  // namespace
 
-#if defined(R1_EXAMPLE_COMMAND_REWARD) && defined(R1_EXAMPLE_HTTP_REWARD)
-TEST_CASE("zero runs with a command reward and an http reward beside the built-in one") {
+#if defined(R1_EXAMPLE_COMMAND_REWARD) && defined(R1_EXAMPLE_HTTP_REWARD) && defined(R1_EXAMPLE_SHARED_LIBRARY_REWARD)
+TEST_CASE("zero runs with a command, an http and a shared-library reward beside the built-in one") {
   auto dir = fresh_dir("plugins");
   BackgroundService service(R1_EXAMPLE_HTTP_REWARD, dir / "service.log");
   REQUIRE(!service.url().empty());
@@ -58,19 +58,22 @@ TEST_CASE("zero runs with a command reward and an http reward beside the built-i
 
   const std::string rewards = std::string("{accuracy: 1.0, shell_judge: {weight: 0.5, reward: command, command: [") +
                               R1_EXAMPLE_COMMAND_REWARD + "]}, web_judge: {weight: 0.5, reward: http, url: '" +
-                              url + "'}}";
+                              url + "'}, lib_judge: {weight: 0.5, reward: shared_library, path: '" +
+                              R1_EXAMPLE_SHARED_LIBRARY_REWARD + "'}}";
   auto run = r1("run " + kPluginRun + " --set \"zero.rewards=" + rewards + "\" --run-dir " +
                 (dir / "run").string());
   INFO(run.output);
   REQUIRE(run.exit_code == 0);
-  // 2 steps x 2 prompts x 4 samples, each scored by both plug-ins.
+  // 2 steps x 2 prompts x 4 samples, each scored by every plug-in.
   CHECK(samples_with_component(dir / "run/traces.db", "shell_judge") == 16);
   CHECK(samples_with_component(dir / "run/traces.db", "web_judge") == 16);
+  CHECK(samples_with_component(dir / "run/traces.db", "lib_judge") == 16);
   CHECK(samples_with_component(dir / "run/traces.db", "accuracy") == 16);
-  // Both judge "does the answer contain the reference": they agree on every sample.
+  // All three judge "does the answer contain the reference": they agree on every sample.
   auto disagree = run_command("sqlite3 " + (dir / "run/traces.db").string() +
                               " \"select count(*) from samples where json_extract(components, '$.shell_judge')"
-                              " != json_extract(components, '$.web_judge')\"");
+                              " != json_extract(components, '$.web_judge') or json_extract(components,"
+                              " '$.lib_judge') != json_extract(components, '$.web_judge')\"");
   CHECK(std::stoll(disagree.output) == 0);
 }
 
