@@ -5,11 +5,15 @@
 
 namespace r1::rewards {
 
+nlohmann::json metadata_object(const RewardInput& input) {
+  return input.metadata.is_null() ? nlohmann::json::object() : input.metadata;
+}
+
 nlohmann::json protocol_request(const RewardInput& input) {
   return {{"prompt", input.prompt},
           {"response", input.completion},
           {"answer", input.reference},
-          {"metadata", input.metadata.is_null() ? nlohmann::json::object() : input.metadata}};
+          {"metadata", metadata_object(input)}};
 }
 
 RewardResult protocol_result(const nlohmann::json& answer) {

@@ -23,6 +23,9 @@ class ProtocolError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The item's metadata as the plug-ins receive it: always an object ({} where the item has none).
+nlohmann::json metadata_object(const RewardInput& input);
+
 nlohmann::json protocol_request(const RewardInput& input);
 
 // ProtocolError for an answer that is not an object as above (non-finite numbers included).

@@ -17,6 +17,7 @@
 #include "common/error.h"
 #include "rewards/builtins.h"
 #include "rewards/guard.h"
+#include "rewards/plugin_protocol.h"
 #include "rewards/r1_reward_plugin.h"
 
 namespace r1::rewards {
@@ -55,9 +56,8 @@ class SharedLibraryReward : public Reward {
   std::string name() const override { return "shared_library"; }
 
   RewardResult score(const RewardInput& input) const override {
-    const std::string metadata = input.metadata.is_null() ? std::string("{}")
-                                                          : input.metadata.dump(-1, ' ', false,
-                                                                                nlohmann::json::error_handler_t::replace);
+    const std::string metadata =
+        metadata_object(input).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     const r1_reward_item item{text_view(input.prompt), text_view(input.completion),
                               text_view(input.reference), text_view(metadata)};
     RewardResult result;
