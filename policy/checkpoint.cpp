@@ -59,7 +59,7 @@ torch::ScalarType dtype_from_name(const std::string& name) {
 }
 
 void save_model_files(const std::string& dir, torch::nn::Module& module, const nlohmann::json& config_json,
-                      std::optional<torch::ScalarType> param_dtype) {
+                      std::optional<torch::ScalarType> param_dtype, int64_t max_shard_bytes) {
   fs::create_directories(dir);
   NamedTensors tensors;
   for (const auto& item : module.named_parameters(true)) {
@@ -68,9 +68,7 @@ void save_model_files(const std::string& dir, torch::nn::Module& module, const n
     tensors.emplace_back(item.key(), t);
   }
   for (const auto& item : module.named_buffers(true)) tensors.emplace_back(item.key(), item.value());
-  save_safetensors((fs::path(dir) / "model.safetensors").string(), tensors, {{"format", "pt"}});
-  // A sharded index left from an earlier checkpoint in this directory would describe other files.
-  fs::remove(fs::path(dir) / "model.safetensors.index.json");
+  save_checkpoint_weights(dir, tensors, max_shard_bytes);
   write_json_atomically(fs::path(dir) / "config.json", config_json);
 }
 

@@ -1,5 +1,5 @@
 // Model checkpoints as a Hugging Face-style directory: config.json, model.safetensors (tensors
-// under the checkpoint names; or shards listed by model.safetensors.index.json when reading),
+// under the checkpoint names; or shards listed by model.safetensors.index.json past 5 GB),
 // tokenizer_config.json, and r1_chat_template.json (the template the model was trained with, so
 // `r1 generate` can prompt it the same way). Any registered family (policy/models/) loads; a
 // Hugging Face checkpoint saved back by r1 loads in transformers unchanged.
@@ -13,6 +13,7 @@
 #include "policy/chat_template.h"
 #include "policy/tokenizer.h"
 #include "policy/transformer.h"
+#include "policy/weight_files.h"
 
 namespace r1::policy {
 
@@ -50,8 +51,10 @@ void load_weights(torch::nn::Module& module, const std::string& path,
 void save_checkpoint(const std::string& dir, torch::nn::Module& module, const nlohmann::json& config_json,
                      const Tokenizer& tokenizer, const std::optional<TemplateConfig>& chat_template,
                      std::optional<torch::ScalarType> param_dtype = std::nullopt);
+// Weights past `max_shard_bytes` are sharded as transformers does (policy/weight_files.h).
 void save_model_files(const std::string& dir, torch::nn::Module& module, const nlohmann::json& config_json,
-                      std::optional<torch::ScalarType> param_dtype = std::nullopt);
+                      std::optional<torch::ScalarType> param_dtype = std::nullopt,
+                      int64_t max_shard_bytes = kDefaultMaxShardBytes);
 nlohmann::json read_checkpoint_config(const std::string& dir);
 std::optional<TemplateConfig> read_checkpoint_template(const std::string& dir);
 

@@ -84,7 +84,7 @@ LoadedRewardModel load_reward_model(const std::string& dir) {
   loaded.chat_template = read_checkpoint_template(dir);
   loaded.tokenizer = load_tokenizer(dir);
   loaded.model = RewardModel(from_config_json(config_json, origin));
-  load_weights(*loaded.model, (std::filesystem::path(dir) / "model.safetensors").string());
+  load_weights(*loaded.model, dir);  // model.safetensors or its shards
   return loaded;
 }
 

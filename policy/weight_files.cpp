@@ -1,8 +1,10 @@
-// Opening a checkpoint's weights: a single safetensors file or a sharded index.
+// A checkpoint's weights: a single safetensors file or shards with their index, read and written.
 #include "policy/weight_files.h"
 
 #include <filesystem>
 #include <fstream>
+#include <cstdio>
+#include <regex>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -18,6 +20,79 @@ namespace {
 constexpr const char* kSingle = "model.safetensors";
 constexpr const char* kIndex = "model.safetensors.index.json";
 }  // namespace
+
+namespace {
+int64_t tensor_bytes(const torch::Tensor& t) { return t.numel() * int64_t(t.element_size()); }
+
+std::string shard_name(std::size_t k, std::size_t n) {
+  char name[64];
+  std::snprintf(name, sizeof(name), "model-%05zu-of-%05zu.safetensors", k, n);
+  return name;
+}
+
+// Shards of any earlier save: transformers' names, whatever their count.
+bool is_shard_file(const std::string& name) {
+  static const std::regex shard(R"(^model-\d{5}-of-\d{5}\.safetensors$)");
+  return std::regex_match(name, shard);
+}
+
+void remove_stale_weights(const fs::path& dir, const std::set<std::string>& keep) {
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    const auto name = entry.path().filename().string();
+    if (keep.count(name)) continue;
+    if (name == kSingle || name == kIndex || is_shard_file(name)) fs::remove(entry.path());
+  }
+}
+}  // namespace
+
+std::vector<std::string> save_checkpoint_weights(const std::string& dir, const NamedTensors& tensors,
+                                                 int64_t max_shard_bytes) {
+  R1_CHECK(max_shard_bytes > 0, "max_shard_bytes must be positive, got ", max_shard_bytes);
+  const fs::path p(dir);
+  fs::create_directories(p);
+  const std::map<std::string, std::string> metadata = {{"format", "pt"}};
+  int64_t total = 0;
+  for (const auto& item : tensors) total += tensor_bytes(item.second);
+  if (total <= max_shard_bytes) {
+    // model.safetensors wins over any index beside it, so it is current once renamed into place.
+    save_safetensors((p / kSingle).string(), tensors, metadata);
+    remove_stale_weights(p, {kSingle});
+    return {kSingle};
+  }
+  std::vector<NamedTensors> shards(1);
+  int64_t shard_bytes = 0;
+  for (const auto& item : tensors) {
+    const int64_t bytes = tensor_bytes(item.second);
+    if (!shards.back().empty() && shard_bytes + bytes > max_shard_bytes) {
+      shards.emplace_back();
+      shard_bytes = 0;
+    }
+    shards.back().push_back(item);
+    shard_bytes += bytes;
+  }
+  std::vector<std::string> written;
+  nlohmann::json weight_map = nlohmann::json::object();
+  for (std::size_t k = 0; k < shards.size(); ++k) {
+    const auto name = shard_name(k + 1, shards.size());
+    save_safetensors((p / name).string(), shards[k], metadata);
+    for (const auto& item : shards[k]) weight_map[item.first] = name;
+    written.push_back(name);
+  }
+  const nlohmann::json index = {{"metadata", {{"total_size", total}}}, {"weight_map", weight_map}};
+  {
+    std::ofstream out((p / kIndex).string() + ".tmp");
+    R1_CHECK(out.good(), "cannot write ", (p / kIndex).string());
+    out << index.dump(2) << "\n";
+    R1_CHECK(out.good(), "cannot write ", (p / kIndex).string());
+  }
+  fs::rename((p / kIndex).string() + ".tmp", p / kIndex);
+  // A model.safetensors of an earlier save wins over the index until this removes it.
+  std::set<std::string> keep(written.begin(), written.end());
+  keep.insert(kIndex);
+  remove_stale_weights(p, keep);
+  written.push_back(kIndex);
+  return written;
+}
 
 bool has_checkpoint_weights(const std::string& dir) {
   return fs::exists(fs::path(dir) / kSingle) || fs::exists(fs::path(dir) / kIndex);

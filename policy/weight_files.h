@@ -1,5 +1,6 @@
 // The weight files of a checkpoint directory: one model.safetensors, or the shards that
-// model.safetensors.index.json maps tensor names to. All memory-mapped; nothing is read until used.
+// model.safetensors.index.json maps tensor names to. Reading maps them all; nothing is read until
+// used. Writing shards as transformers' save_pretrained does, so either side loads the other's.
 #pragma once
 
 #include <map>
@@ -33,6 +34,20 @@ class CheckpointWeights {
   std::map<std::string, const SafetensorsFile*> where_;
   std::string description_;  // the file, or the index, for messages
 };
+
+// transformers' default max_shard_size ("5GB"): a checkpoint of more bytes than this is sharded.
+constexpr int64_t kDefaultMaxShardBytes = 5'000'000'000;
+
+// Writes `tensors` into `dir` as model.safetensors when their bytes fit in `max_shard_bytes`, else as
+// model-0000K-of-0000N.safetensors shards filled in order (a new shard where the next tensor would
+// pass the limit; a tensor larger than the limit gets a shard of its own) and
+// model.safetensors.index.json ({"metadata": {"total_size"}, "weight_map"}). Weight files of an
+// earlier save in `dir` that the new one does not use are removed, after the new ones are in place.
+// Every file is replaced atomically and the index is written after its shards, so a crash while
+// saving over a single-file checkpoint leaves it loadable (model.safetensors wins over an index
+// until it is removed). Returns the files written.
+std::vector<std::string> save_checkpoint_weights(const std::string& dir, const NamedTensors& tensors,
+                                                 int64_t max_shard_bytes = kDefaultMaxShardBytes);
 
 // Whether `dir` holds weights r1 can read (model.safetensors or model.safetensors.index.json).
 bool has_checkpoint_weights(const std::string& dir);

@@ -66,9 +66,11 @@ void remove_stage_checkpoint(const fs::path& stage_dir) {
 
 void load_stage_checkpoint(const StageCheckpoint& checkpoint, policy::CausalLM& model, rl::Optimizer& optimizer,
                            policy::CausalLM* reference) {
-  policy::load_weights(*model, (checkpoint.dir / "model" / "model.safetensors").string());
-  const auto reference_weights = checkpoint.dir / "reference" / "model.safetensors";
-  if (reference && fs::exists(reference_weights)) policy::load_weights(**reference, reference_weights.string());
+  // Directories, not model.safetensors: a model past the shard limit is saved in shards.
+  policy::load_weights(*model, (checkpoint.dir / "model").string());
+  const auto reference_weights = checkpoint.dir / "reference";
+  if (reference && policy::has_checkpoint_weights(reference_weights.string()))
+    policy::load_weights(**reference, reference_weights.string());
   optimizer.load((checkpoint.dir / "optimizer.pt").string());
 }
 

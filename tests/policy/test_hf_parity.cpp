@@ -8,12 +8,14 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "common/error.h"
 #include "policy/checkpoint.h"
 #include "policy/model_config.h"
 #include "policy/safetensors.h"
 #include "policy/transformer.h"
+#include "policy/weight_files.h"
 
 using namespace r1::policy;
 namespace fs = std::filesystem;
@@ -202,6 +204,62 @@ TEST_CASE("HF checkpoints: sharded weights load through model.safetensors.index.
   escape["model.norm.weight"] = "../model.safetensors";
   write_index(escape);
   CHECK_THROWS_WITH_AS(load_model(dir.string()), doctest::Contains("is not a file name"), r1::UserError);
+}
+
+TEST_CASE("HF checkpoints: weights past the shard limit are written as transformers shards them, and read back") {
+  torch::NoGradGuard no_grad;
+  const auto family = std::string("qwen3_moe");
+  auto model = load_model(fixture(family).string());
+  NamedTensors tensors;
+  int64_t total = 0, largest = 0;
+  auto add = [&](const std::string& name, const torch::Tensor& t) {
+    tensors.emplace_back(name, t);
+    total += int64_t(t.nbytes());
+    largest = std::max<int64_t>(largest, int64_t(t.nbytes()));
+  };
+  for (const auto& item : model->named_parameters(true)) add(item.key(), item.value());
+  for (const auto& item : model->named_buffers(true)) add(item.key(), item.value());
+  const auto dir = temp_dir("shard_writing");
+  // An earlier single-file save in the directory: replaced by the shards, not left to win over them.
+  save_checkpoint_weights(dir.string(), tensors);
+  CHECK(fs::exists(dir / "model.safetensors"));
+  const int64_t limit = std::max(largest, total / 4);
+  REQUIRE(limit < total);
+  const auto written = save_checkpoint_weights(dir.string(), tensors, limit);
+  REQUIRE(written.size() >= 3);  // at least 2 shards and the index
+  CHECK(written.back() == "model.safetensors.index.json");
+  CHECK(written.front() == "model-00001-of-" + std::string(5 - std::to_string(written.size() - 1).size(), '0') +
+                               std::to_string(written.size() - 1) + ".safetensors");
+  CHECK_FALSE(fs::exists(dir / "model.safetensors"));
+  const auto index = read_json(dir / "model.safetensors.index.json");
+  CHECK(index["metadata"]["total_size"].get<int64_t>() == total);
+  CHECK(index["weight_map"].size() == tensors.size());
+  // Each shard within the limit, every tensor in exactly one shard.
+  std::vector<std::string> order;
+  for (std::size_t k = 0; k + 1 < written.size(); ++k) {
+    SafetensorsFile shard((dir / written[k]).string());
+    int64_t bytes = 0;
+    for (const auto& name : shard.names()) {
+      CHECK(index["weight_map"][name] == written[k]);
+      bytes += int64_t(shard.tensor(name).nbytes());
+      order.push_back(name);
+    }
+    CHECK(bytes <= limit);
+  }
+  CHECK(order.size() == tensors.size());
+  CHECK(std::set<std::string>(order.begin(), order.end()).size() == tensors.size());
+  // load_weights reads the directory through the index; the logprobs are the single file's.
+  std::ofstream(dir / "config.json") << read_json(fixture(family) / "config.json").dump(2);
+  auto sharded = load_model(dir.string());
+  std::vector<int64_t> ids = {3, 1, 4, 1, 5, 9, 2, 6};
+  CHECK(torch::equal(full_logprobs(sharded, ids), full_logprobs(model, ids)));
+  // Saved again under the limit: one file, and the shards and index are gone.
+  save_checkpoint_weights(dir.string(), tensors);
+  for (const auto& name : written) CHECK_FALSE(fs::exists(dir / name));
+  auto single = load_model(dir.string());
+  CHECK(torch::equal(full_logprobs(single, ids), full_logprobs(model, ids)));
+  CHECK_THROWS_WITH_AS(save_checkpoint_weights(dir.string(), tensors, 0), doctest::Contains("max_shard_bytes"),
+                       r1::UserError);
 }
 
 TEST_CASE("HF checkpoints: BF16 and F16 weights are converted to the model's dtype and saved back in theirs") {
