@@ -14,62 +14,14 @@
 #include "rollout/cuda/cuda_check.h"
 #include "rollout/cuda/rmsnorm.h"
 #include "rollout/cuda/rmsnorm_reference.h"
+#include "tests/gpu/cuda_test_support.h"
 
 using r1::rollout::kernels::RmsNormParams;
 using r1::rollout::kernels::rmsnorm_forward;
 using r1::rollout::kernels::rmsnorm_reference;
+using r1::gpu_test::DeviceArray;
 
 namespace {
-
-// Whether a device can run the GPU cases; if not, the reason, taken from the CUDA runtime.
-bool cuda_device_present(std::string& reason) {
-  int count = 0;
-  const cudaError_t status = cudaGetDeviceCount(&count);
-  if (status != cudaSuccess) {
-    reason = r1::detail::cuda_status_text(status);
-    cudaGetLastError();  // clear it, so it cannot leak into a later check
-    return false;
-  }
-  if (count == 0) {
-    reason = "cudaGetDeviceCount found 0 devices";
-    return false;
-  }
-  return true;
-}
-
-#define R1_SKIP_WITHOUT_CUDA_DEVICE()                                     \
-  do {                                                                    \
-    std::string r1_reason_;                                               \
-    if (!cuda_device_present(r1_reason_)) {                               \
-      MESSAGE("no CUDA device: skipping GPU tests (" << r1_reason_ << ")"); \
-      return;                                                             \
-    }                                                                     \
-  } while (0)
-
-// A device buffer that frees itself; copies in and out of host vectors.
-class DeviceFloats {
- public:
-  explicit DeviceFloats(size_t count) : count_(count) {
-    R1_CUDA_CHECK(cudaMalloc(&data_, std::max<size_t>(count, 1) * sizeof(float)));
-  }
-  explicit DeviceFloats(const std::vector<float>& host) : DeviceFloats(host.size()) {
-    R1_CUDA_CHECK(cudaMemcpy(data_, host.data(), count_ * sizeof(float), cudaMemcpyHostToDevice));
-  }
-  ~DeviceFloats() { cudaFree(data_); }
-  DeviceFloats(const DeviceFloats&) = delete;
-  DeviceFloats& operator=(const DeviceFloats&) = delete;
-
-  float* get() const { return data_; }
-  std::vector<float> to_host() const {
-    std::vector<float> host(count_);
-    R1_CUDA_CHECK(cudaMemcpy(host.data(), data_, count_ * sizeof(float), cudaMemcpyDeviceToHost));
-    return host;
-  }
-
- private:
-  float* data_ = nullptr;
-  size_t count_;
-};
 
 std::vector<float> random_floats(size_t count, float low, float high, uint32_t seed) {
   std::mt19937 rng(seed);
@@ -160,7 +112,7 @@ TEST_CASE("gpu: rmsnorm_forward matches the reference") {
       std::vector<float> want(x.size());
       rmsnorm_reference({want.data(), x.data(), weight.data(), rows, cols, eps});
 
-      DeviceFloats x_dev(x), weight_dev(weight), out_dev(x.size());
+      DeviceArray<float> x_dev(x), weight_dev(weight), out_dev(x.size());
       rmsnorm_forward({out_dev.get(), x_dev.get(), weight_dev.get(), rows, cols, eps}, nullptr);
       R1_CUDA_CHECK(cudaDeviceSynchronize());
       CHECK(max_relative_error(out_dev.to_host(), want) < 1e-5);
@@ -186,9 +138,9 @@ TEST_CASE("gpu: rmsnorm_forward on many rows writes nothing past the last one") 
   std::vector<float> want(x.size());
   rmsnorm_reference({want.data(), x.data(), weight.data(), rows, cols, 1e-5f});
 
-  DeviceFloats x_dev(x), weight_dev(weight);
+  DeviceArray<float> x_dev(x), weight_dev(weight);
   std::vector<float> out_init(x.size() + 1, 123.0f);
-  DeviceFloats out_dev(out_init);
+  DeviceArray<float> out_dev(out_init);
   rmsnorm_forward({out_dev.get(), x_dev.get(), weight_dev.get(), rows, cols, 1e-5f}, nullptr);
   R1_CUDA_CHECK(cudaDeviceSynchronize());
   auto got = out_dev.to_host();
