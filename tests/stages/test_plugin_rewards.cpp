@@ -1,6 +1,6 @@
-// Reward plug-ins in a real `zero` run: the example command program and the example HTTP service
-// (examples/) score every sample beside the built-in accuracy reward, and their scores land in the
-// trace store as their own components.
+// Reward plug-ins in a real `zero` run: the example shared library, command program and HTTP
+// service (examples/) score every sample beside the built-in accuracy reward, and their scores land
+// in the trace store as their own components. The C++ function kind: test_cpp_reward_run.cpp.
 #include <doctest/doctest.h>
 
 #include <chrono>
