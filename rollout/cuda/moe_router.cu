@@ -11,12 +11,11 @@
 
 #include "common/error.h"
 #include "rollout/cuda/cuda_check.h"
+#include "rollout/cuda/warp_reduce.cuh"
 
 namespace r1::rollout::kernels {
 namespace {
 
-constexpr int kWarpSize = 32;
-constexpr unsigned int kFullMask = 0xffffffffu;
 constexpr int kMaxWarpsPerBlock = 4;
 constexpr int kSharedBytesLimit = 48 * 1024;  // what a launch gets without opting in to more
 constexpr int64_t kMaxBlocks = std::numeric_limits<int32_t>::max();  // gridDim.x limit
@@ -49,17 +48,6 @@ __device__ Best warp_argmax(const float* values, int count, int lane) {
     if (better(values[i], i, best)) best = {values[i], i};
   }
   return warp_best(best);
-}
-
-__device__ float warp_sum(float value) {
-  for (int offset = kWarpSize / 2; offset > 0; offset /= 2) value += __shfl_xor_sync(kFullMask, value, offset);
-  return value;
-}
-
-__device__ float warp_max(float value) {
-  for (int offset = kWarpSize / 2; offset > 0; offset /= 2)
-    value = fmaxf(value, __shfl_xor_sync(kFullMask, value, offset));
-  return value;
 }
 
 // Per warp in shared memory: score[E], choice[E], group_score[n_group]. Tokens are strided over

@@ -11,27 +11,15 @@
 
 #include "common/error.h"
 #include "rollout/cuda/cuda_check.h"
+#include "rollout/cuda/warp_reduce.cuh"
 
 namespace r1::rollout::kernels {
 namespace {
 
-constexpr int kWarpSize = 32;
-constexpr unsigned int kFullMask = 0xffffffffu;
 constexpr int kThreads = 128;  // 4 warps: 4 tokens' scores at once; one output dim a thread at head_dim 128
 constexpr int kWarps = kThreads / kWarpSize;
 constexpr int64_t kMaxGridX = std::numeric_limits<int32_t>::max();
 constexpr int64_t kMaxGridYZ = 65535;
-
-__device__ float warp_sum(float value) {
-  for (int offset = kWarpSize / 2; offset > 0; offset /= 2) value += __shfl_xor_sync(kFullMask, value, offset);
-  return value;
-}
-
-__device__ float warp_max(float value) {
-  for (int offset = kWarpSize / 2; offset > 0; offset /= 2)
-    value = fmaxf(value, __shfl_xor_sync(kFullMask, value, offset));
-  return value;
-}
 
 // Block-wide sum or max, returned to every thread; the closing barrier lets `scratch` be reused.
 template <bool kMax>

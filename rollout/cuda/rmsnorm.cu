@@ -8,20 +8,13 @@
 
 #include "common/error.h"
 #include "rollout/cuda/cuda_check.h"
+#include "rollout/cuda/warp_reduce.cuh"
 
 namespace r1::rollout::kernels {
 namespace {
 
-constexpr int kWarpSize = 32;
 constexpr int kMaxThreads = 1024;  // the per-block limit on every architecture we build for
 constexpr int64_t kMaxBlocks = std::numeric_limits<int32_t>::max();  // gridDim.x limit
-
-__device__ float warp_sum(float value) {
-  for (int offset = kWarpSize / 2; offset > 0; offset /= 2) {
-    value += __shfl_xor_sync(0xffffffffu, value, offset);
-  }
-  return value;
-}
 
 // The sum of `value` over the block, returned to every thread. blockDim.x is a multiple of the
 // warp size. Every warp reduces the per-warp partial sums itself, so no broadcast is needed; the
