@@ -28,7 +28,7 @@ namespace {
 PagedBatch random_batch(int64_t q_heads, int64_t kv_heads, int64_t head_dim, int64_t block_tokens,
                         int64_t max_blocks, const std::vector<int64_t>& lens, uint32_t seed) {
   const PagedAttentionGeometry g{q_heads, kv_heads, head_dim, block_tokens, 0, max_blocks};
-  auto q = uniform(lens.size() * size_t(q_heads * head_dim), -2.0f, 2.0f, seed);
+  auto q = uniform_floats(lens.size() * size_t(q_heads * head_dim), -2.0f, 2.0f, seed);
   return paged_batch(g, std::move(q), random_contexts(lens, kv_heads, head_dim, seed + 100), /*shuffle=*/true,
                      seed + 7);
 }
@@ -124,7 +124,7 @@ TEST_CASE("paged attention kernel: a sequence's result is the same bits in any b
   R1_SKIP_WITHOUT_CUDA_DEVICE();
   const PagedAttentionGeometry g{8, 2, 128, 16, 0, 128};
   const float scale = 1.0f / std::sqrt(128.0f);
-  const auto q = uniform(size_t(g.q_heads * g.head_dim), -2.0f, 2.0f, 201);
+  const auto q = uniform_floats(size_t(g.q_heads * g.head_dim), -2.0f, 2.0f, 201);
   const auto mine = random_contexts({300}, g.kv_heads, g.head_dim, 202)[0];
   const PagedBatch alone = paged_batch(g, q, {mine}, true, 203);
   const auto want = attend_on_device(alone, scale, 64);
@@ -133,7 +133,7 @@ TEST_CASE("paged attention kernel: a sequence's result is the same bits in any b
 
   // Third in a batch of longer and shorter sequences, in other blocks of a bigger pool.
   const auto others = random_contexts({2000, 7, 1100}, g.kv_heads, g.head_dim, 204);
-  auto q4 = uniform(size_t(4 * g.q_heads * g.head_dim), -2.0f, 2.0f, 205);
+  auto q4 = uniform_floats(size_t(4 * g.q_heads * g.head_dim), -2.0f, 2.0f, 205);
   std::copy(q.begin(), q.end(), q4.begin() + 2 * g.q_heads * g.head_dim);
   const PagedBatch mixed = paged_batch(g, q4, {others[0], others[1], mine, others[2]}, true, 206, 17);
   CHECK(rows_of(attend_on_device(mixed, scale, 64), g, 2) == want);

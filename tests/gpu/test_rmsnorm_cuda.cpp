@@ -15,6 +15,7 @@
 #include "rollout/cuda/rmsnorm.h"
 #include "rollout/cuda/rmsnorm_reference.h"
 #include "tests/gpu/cuda_test_support.h"
+#include "tests/random_values.h"
 
 using r1::rollout::kernels::RmsNormParams;
 using r1::rollout::kernels::rmsnorm_forward;
@@ -22,14 +23,6 @@ using r1::rollout::kernels::rmsnorm_reference;
 using r1::gpu_test::DeviceArray;
 
 namespace {
-
-std::vector<float> random_floats(size_t count, float low, float high, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(low, high);
-  std::vector<float> values(count);
-  for (auto& value : values) value = dist(rng);
-  return values;
-}
 
 // max over elements of |got - want| / max(1, |want|).
 double max_relative_error(const std::vector<float>& got, const std::vector<float>& want) {
@@ -105,8 +98,8 @@ TEST_CASE("gpu: rmsnorm_forward matches the reference") {
       CAPTURE(rows);
       CAPTURE(cols);
       const auto seed = static_cast<uint32_t>(rows * 10007 + cols);
-      const auto x = random_floats(size_t(rows * cols), -4.0f, 4.0f, seed);
-      const auto weight = random_floats(size_t(cols), 0.5f, 1.5f, seed + 1);
+      const auto x = r1::test::uniform_floats(size_t(rows * cols), -4.0f, 4.0f, seed);
+      const auto weight = r1::test::uniform_floats(size_t(cols), 0.5f, 1.5f, seed + 1);
       const float eps = 1e-6f;
 
       std::vector<float> want(x.size());
@@ -133,8 +126,8 @@ TEST_CASE("gpu: rmsnorm_forward on many rows writes nothing past the last one") 
   // Many more blocks than the GPU runs at once, and one guard element after the output.
   const int64_t rows = 70000;
   const int64_t cols = 33;
-  const auto x = random_floats(size_t(rows * cols), -1.0f, 1.0f, 7);
-  const auto weight = random_floats(size_t(cols), -2.0f, 2.0f, 8);
+  const auto x = r1::test::uniform_floats(size_t(rows * cols), -1.0f, 1.0f, 7);
+  const auto weight = r1::test::uniform_floats(size_t(cols), -2.0f, 2.0f, 8);
   std::vector<float> want(x.size());
   rmsnorm_reference({want.data(), x.data(), weight.data(), rows, cols, 1e-5f});
 

@@ -14,19 +14,14 @@
 #include <vector>
 
 #include "rollout/paged_attention.h"
+#include "tests/random_values.h"
 
 namespace r1::paged_attention_test {
 
 using r1::rollout::PagedAttentionGeometry;
 using r1::rollout::PagedAttentionInputs;
 
-inline std::vector<float> uniform(size_t count, float low, float high, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(low, high);
-  std::vector<float> values(count);
-  for (auto& value : values) value = dist(rng);
-  return values;
-}
+using r1::test::uniform_floats;
 
 // One sequence's K and V, dense: [len][kv_heads][head_dim].
 struct DenseContext {
@@ -39,7 +34,7 @@ inline std::vector<DenseContext> random_contexts(const std::vector<int64_t>& len
   std::vector<DenseContext> contexts;
   for (const int64_t len : lens) {
     const auto count = static_cast<size_t>(len * kv_heads * head_dim);
-    contexts.push_back({len, uniform(count, -1.0f, 1.0f, seed), uniform(count, -1.0f, 1.0f, seed + 1)});
+    contexts.push_back({len, uniform_floats(count, -1.0f, 1.0f, seed), uniform_floats(count, -1.0f, 1.0f, seed + 1)});
     seed += 2;
   }
   return contexts;

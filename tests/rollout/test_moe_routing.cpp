@@ -17,19 +17,14 @@
 #include "policy/model_config.h"
 #include "policy/transformer.h"
 #include "rollout/moe_routing.h"
+#include "tests/random_values.h"
 
 using namespace r1::rollout;
 using r1::policy::ModelConfig;
 
 namespace {
 
-std::vector<float> uniform(size_t count, float low, float high, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(low, high);
-  std::vector<float> values(count);
-  for (auto& value : values) value = dist(rng);
-  return values;
-}
+using r1::test::uniform_floats;
 
 // A family's test fixture config.json with `changes` over it, read by the policy's own reader, so
 // the router settings are the ones that family really gets.
@@ -105,7 +100,7 @@ RouterConfig softmax_router(int64_t experts, int64_t top_k) {
 
 TEST_CASE("route equals the policy's softmax top-k (Qwen3-MoE), with and without norm_topk_prob") {
   const int64_t tokens = 64, experts = 16;
-  const auto logits = uniform(size_t(tokens * experts), -3.0f, 3.0f, 11);
+  const auto logits = uniform_floats(size_t(tokens * experts), -3.0f, 3.0f, 11);
   for (const bool norm : {false, true}) {
     CAPTURE(norm);
     const auto model = family_config(
@@ -124,8 +119,8 @@ TEST_CASE("route equals the policy's DeepSeek-V3 router: sigmoid, correction bia
   const int64_t tokens = 96, experts = 32;
   // sigmoid(-2.5) = 0.076 > 0.05: every biased score is positive, so the dropped groups' zeros
   // never tie with a kept expert (torch.topk's order among equal values is unspecified).
-  const auto logits = uniform(size_t(tokens * experts), -2.5f, 2.5f, 21);
-  const auto bias = uniform(size_t(experts), -0.05f, 0.05f, 22);
+  const auto logits = uniform_floats(size_t(tokens * experts), -2.5f, 2.5f, 21);
+  const auto bias = uniform_floats(size_t(experts), -0.05f, 0.05f, 22);
   for (const bool norm : {true, false}) {
     CAPTURE(norm);
     const auto model = family_config("deepseek_v3", {{"n_routed_experts", experts},
@@ -155,7 +150,7 @@ TEST_CASE("route equals the policy's DeepSeek-V3 router: sigmoid, correction bia
 
 TEST_CASE("route equals the policy's DeepSeek-V2 softmax routers: greedy and group_limited_greedy") {
   const int64_t tokens = 64, experts = 16;
-  const auto logits = uniform(size_t(tokens * experts), -3.0f, 3.0f, 31);
+  const auto logits = uniform_floats(size_t(tokens * experts), -3.0f, 3.0f, 31);
   for (const std::string method : {"greedy", "group_limited_greedy"}) {
     CAPTURE(method);
     const auto model = family_config("deepseek_v2", {{"n_routed_experts", experts},
@@ -320,7 +315,7 @@ TEST_CASE("permute by hand: expert-major, token order within an expert, segments
 TEST_CASE("permute: every slot once, experts contiguous and in token order, padding within the bound") {
   const int64_t tokens = 257, experts = 16, top_k = 4;
   const auto routing = route(softmax_router(experts, top_k),
-                             uniform(size_t(tokens * experts), -2.0f, 2.0f, 41), tokens);
+                             uniform_floats(size_t(tokens * experts), -2.0f, 2.0f, 41), tokens);
   // Extremes of the bound: every token on its own expert (the most padding), all on one expert.
   Routing spread;
   spread.tokens = experts;
@@ -377,9 +372,9 @@ TEST_CASE("permute -> per-expert linear -> combine equals the dense per-token co
   RouterConfig config = softmax_router(experts, top_k);
   config.norm_topk_prob = true;
   config.routed_scaling_factor = 1.5;
-  const auto routing = route(config, uniform(size_t(tokens * experts), -2.0f, 2.0f, 51), tokens);
-  const auto x = uniform(size_t(tokens * hidden), -1.0f, 1.0f, 52);
-  const auto w = uniform(size_t(experts * out_dim * hidden), -0.5f, 0.5f, 53);  // W_e: [out_dim x hidden]
+  const auto routing = route(config, uniform_floats(size_t(tokens * experts), -2.0f, 2.0f, 51), tokens);
+  const auto x = uniform_floats(size_t(tokens * hidden), -1.0f, 1.0f, 52);
+  const auto w = uniform_floats(size_t(experts * out_dim * hidden), -0.5f, 0.5f, 53);  // W_e: [out_dim x hidden]
   auto linear = [&](int64_t e, const float* in, float* into) {
     for (int64_t o = 0; o < out_dim; ++o) {
       float sum = 0.0f;

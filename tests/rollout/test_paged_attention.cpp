@@ -28,7 +28,7 @@ PagedAttentionGeometry shape(int64_t q_heads, int64_t kv_heads, int64_t head_dim
 
 PagedBatch random_batch(const PagedAttentionGeometry& g, const std::vector<int64_t>& lens, bool shuffle,
                         uint32_t seed, float q_range = 3.0f) {
-  auto q = uniform(lens.size() * size_t(g.q_heads * g.head_dim), -q_range, q_range, seed);
+  auto q = uniform_floats(lens.size() * size_t(g.q_heads * g.head_dim), -q_range, q_range, seed);
   return paged_batch(g, std::move(q), random_contexts(lens, g.kv_heads, g.head_dim, seed + 100), shuffle, seed + 7);
 }
 
@@ -174,7 +174,7 @@ TEST_CASE("paged attention: GRPO samples forked from one prompt read its shared 
     std::copy(blocks.begin(), blocks.end(), tables.begin() + s * g.max_blocks);
     lens.push_back(int32_t(cache.num_tokens(s)));
   }
-  const auto q = uniform(size_t(samples * g.q_heads * g.head_dim), -3.0f, 3.0f, 51);
+  const auto q = uniform_floats(size_t(samples * g.q_heads * g.head_dim), -3.0f, 3.0f, 51);
   const auto forked = paged_decode_attention_reference({q, k_pool, v_pool, tables, lens}, pooled, 0.35f, 8);
   const PagedBatch separate = paged_batch(g, q, contexts, false, 0);
   CHECK(forked == paged_decode_attention_reference(separate.inputs(), separate.geometry, 0.35f, 8));
@@ -185,7 +185,7 @@ TEST_CASE("paged attention: the reference equals LibTorch attention over the gat
     CAPTURE(kv_heads);
     const auto g = shape(8, kv_heads, 64, 16, 10);
     const std::vector<int64_t> lens = {1, 7, 16, 50, 129, 160};
-    const auto q = uniform(lens.size() * size_t(g.q_heads * g.head_dim), -2.0f, 2.0f, 61);
+    const auto q = uniform_floats(lens.size() * size_t(g.q_heads * g.head_dim), -2.0f, 2.0f, 61);
     const auto contexts = random_contexts(lens, g.kv_heads, g.head_dim, 71);
     const PagedBatch b = paged_batch(g, q, contexts, true, 81);
     const float scale = 1.0f / std::sqrt(64.0f);
@@ -201,14 +201,14 @@ TEST_CASE("paged attention: the reference equals LibTorch attention over the gat
 TEST_CASE("paged attention: a sequence's result does not depend on the rest of the batch") {
   const auto g = shape(4, 2, 16, 4, 64);
   const float scale = 0.25f;
-  const auto q = uniform(size_t(g.q_heads * g.head_dim), -3.0f, 3.0f, 91);
+  const auto q = uniform_floats(size_t(g.q_heads * g.head_dim), -3.0f, 3.0f, 91);
   const auto mine = random_contexts({37}, g.kv_heads, g.head_dim, 92)[0];
   const PagedBatch alone = paged_batch(g, q, {mine}, true, 93);
   const auto want = paged_decode_attention_reference(alone.inputs(), alone.geometry, scale, 8);
 
   // Beside a longer and a shorter sequence, second in the batch, in other blocks of a bigger pool.
   auto others = random_contexts({250, 3}, g.kv_heads, g.head_dim, 94);
-  auto q3 = uniform(size_t(3 * g.q_heads * g.head_dim), -3.0f, 3.0f, 95);
+  auto q3 = uniform_floats(size_t(3 * g.q_heads * g.head_dim), -3.0f, 3.0f, 95);
   std::copy(q.begin(), q.end(), q3.begin() + g.q_heads * g.head_dim);
   const PagedBatch mixed = paged_batch(g, q3, {others[0], mine, others[1]}, true, 96, 10);
   const auto out = paged_decode_attention_reference(mixed.inputs(), mixed.geometry, scale, 8);
