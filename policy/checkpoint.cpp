@@ -15,15 +15,6 @@ namespace r1::policy {
 namespace fs = std::filesystem;
 
 namespace {
-void write_json_atomically(const fs::path& path, const nlohmann::json& value) {
-  {
-    std::ofstream out(path.string() + ".tmp");
-    R1_CHECK(out.good(), "cannot write ", path.string());
-    out << value.dump(2) << "\n";
-  }
-  fs::rename(path.string() + ".tmp", path);
-}
-
 nlohmann::json read_json(const fs::path& path) {
   std::ifstream in(path);
   R1_CHECK(in.good(), "cannot read ", path.string());

@@ -45,6 +45,17 @@ void remove_stale_weights(const fs::path& dir, const std::set<std::string>& keep
 }
 }  // namespace
 
+void write_json_atomically(const fs::path& path, const nlohmann::json& value) {
+  const std::string tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp);
+    R1_CHECK(out.good(), "cannot write ", path.string());
+    out << value.dump(2) << "\n";
+    R1_CHECK(out.good(), "cannot write ", path.string());
+  }
+  fs::rename(tmp, path);
+}
+
 std::vector<std::string> save_checkpoint_weights(const std::string& dir, const NamedTensors& tensors,
                                                  int64_t max_shard_bytes) {
   R1_CHECK(max_shard_bytes > 0, "max_shard_bytes must be positive, got ", max_shard_bytes);
@@ -79,13 +90,7 @@ std::vector<std::string> save_checkpoint_weights(const std::string& dir, const N
     written.push_back(name);
   }
   const nlohmann::json index = {{"metadata", {{"total_size", total}}}, {"weight_map", weight_map}};
-  {
-    std::ofstream out((p / kIndex).string() + ".tmp");
-    R1_CHECK(out.good(), "cannot write ", (p / kIndex).string());
-    out << index.dump(2) << "\n";
-    R1_CHECK(out.good(), "cannot write ", (p / kIndex).string());
-  }
-  fs::rename((p / kIndex).string() + ".tmp", p / kIndex);
+  write_json_atomically(p / kIndex, index);
   // A model.safetensors of an earlier save wins over the index until this removes it.
   std::set<std::string> keep(written.begin(), written.end());
   keep.insert(kIndex);

@@ -3,10 +3,13 @@
 // used. Writing shards as transformers' save_pretrained does, so either side loads the other's.
 #pragma once
 
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "policy/safetensors.h"
 
@@ -48,6 +51,10 @@ constexpr int64_t kDefaultMaxShardBytes = 5'000'000'000;
 // until it is removed). Returns the files written.
 std::vector<std::string> save_checkpoint_weights(const std::string& dir, const NamedTensors& tensors,
                                                  int64_t max_shard_bytes = kDefaultMaxShardBytes);
+
+// The JSON files of a checkpoint (config.json, the shard index, ...): written to a temporary file,
+// then renamed over `path`, so a reader never sees half a file.
+void write_json_atomically(const std::filesystem::path& path, const nlohmann::json& value);
 
 // Whether `dir` holds weights r1 can read (model.safetensors or model.safetensors.index.json).
 bool has_checkpoint_weights(const std::string& dir);
