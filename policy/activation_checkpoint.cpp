@@ -18,7 +18,7 @@ struct LayerRecompute : torch::autograd::Function<LayerRecompute> {
   static variable_list forward(AutogradContext* ctx, torch::Tensor x, torch::Tensor cos, torch::Tensor sin,
                                int64_t layer_address) {
     auto* layer = reinterpret_cast<DecoderLayerImpl*>(layer_address);
-    RoutingStats local{torch::zeros({}, x.options().dtype(torch::kFloat32)), {}};
+    RoutingStats local{torch::zeros({}, x.options().dtype(torch::kFloat32)), {}, false, {}};
     auto out = layer->forward(x, {cos, sin}, /*cache=*/nullptr, &local);
     auto counts = local.expert_counts.empty() ? torch::zeros({0}, x.options().dtype(torch::kLong))
                                               : local.expert_counts.front();
@@ -35,7 +35,7 @@ struct LayerRecompute : torch::autograd::Function<LayerRecompute> {
     torch::Tensor out, aux;
     {
       torch::AutoGradMode with_grad(true);
-      RoutingStats local{torch::zeros({}, x.options().dtype(torch::kFloat32)), {}};
+      RoutingStats local{torch::zeros({}, x.options().dtype(torch::kFloat32)), {}, false, {}};
       out = layer->forward(x, {saved[1], saved[2]}, /*cache=*/nullptr, &local);
       aux = local.aux_loss;
     }

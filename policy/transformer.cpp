@@ -111,7 +111,7 @@ torch::Tensor RotaryEmbedding::apply(const torch::Tensor& x, const Angles& angle
 // ---- Attention core, shared by GQA and MLA
 torch::Tensor causal_attention(const torch::Tensor& q, torch::Tensor k, torch::Tensor v, KVCache* cache,
                                int64_t layer_index, double scale, bool divide) {
-  const int64_t batch = q.size(0), num_heads = q.size(1), seq = q.size(2);
+  const int64_t seq = q.size(2);
   // Query i sits at slot start+i; it may see slot j <= start+i that holds a real token, and always
   // itself (so a padding query never has an empty softmax).
   int64_t start = 0;
@@ -136,6 +136,12 @@ torch::Tensor causal_attention(const torch::Tensor& q, torch::Tensor k, torch::T
     mask = mask.unsqueeze(1);
   }
 
+  return masked_attention(q, k, v, mask, scale, divide);
+}
+
+torch::Tensor masked_attention(const torch::Tensor& q, torch::Tensor k, torch::Tensor v, const torch::Tensor& mask,
+                               double scale, bool divide) {
+  const int64_t batch = q.size(0), num_heads = q.size(1), seq = q.size(2);
   // Grouped-query attention: each K/V head serves num_heads/num_kv_heads query heads.
   const int64_t group = num_heads / k.size(1);
   if (group > 1) {
@@ -165,7 +171,7 @@ AttentionImpl::AttentionImpl(const ModelConfig& c, int64_t layer_index)
   }
 }
 
-torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const RotaryEmbedding::Angles& angles, KVCache* cache) {
+AttentionImpl::Projected AttentionImpl::project(const torch::Tensor& x, const RotaryEmbedding::Angles& angles) {
   const int64_t batch = x.size(0), seq = x.size(1);
   auto q = q_proj(x).view({batch, seq, num_heads_, head_dim_});
   auto k = k_proj(x).view({batch, seq, num_kv_heads_, head_dim_});
@@ -174,9 +180,12 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const RotaryEmbeddi
     q = q_norm(q);
     k = k_norm(k);
   }
-  q = RotaryEmbedding::apply(q.transpose(1, 2), angles);
-  k = RotaryEmbedding::apply(k.transpose(1, 2), angles);
-  return o_proj(causal_attention(q, k, v, cache, layer_index_, scale_, divide_));
+  return {RotaryEmbedding::apply(q.transpose(1, 2), angles), RotaryEmbedding::apply(k.transpose(1, 2), angles), v};
+}
+
+torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const RotaryEmbedding::Angles& angles, KVCache* cache) {
+  auto p = project(x, angles);
+  return o_proj(causal_attention(p.q, p.k, p.v, cache, layer_index_, scale_, divide_));
 }
 
 // ---- Multi-head latent attention
@@ -199,22 +208,15 @@ MlaAttentionImpl::MlaAttentionImpl(const ModelConfig& c, int64_t layer_index)
   o_proj = register_module("o_proj", linear(c.num_heads * v_dim_, c.hidden_size, c.mla_bias));
 }
 
-torch::Tensor MlaAttentionImpl::forward(const torch::Tensor& x, const RotaryEmbedding::Angles& angles,
-                                        KVCache* cache) {
+MlaAttentionImpl::Projected MlaAttentionImpl::project(const torch::Tensor& x, const RotaryEmbedding::Angles& angles) {
   const int64_t batch = x.size(0), seq = x.size(1);
   auto q = q_proj ? q_proj(x) : q_b_proj(q_a_layernorm(q_a_proj(x)));
   q = q.view({batch, seq, num_heads_, nope_dim_ + rope_dim_}).transpose(1, 2);
   auto q_nope = q.narrow(-1, 0, nope_dim_);
   auto q_pe = q.narrow(-1, nope_dim_, rope_dim_);
-
   auto compressed = kv_a_proj_with_mqa(x);
-  auto kv = kv_b_proj(kv_a_layernorm(compressed.narrow(-1, 0, kv_lora_rank_)))
-                .view({batch, seq, num_heads_, nope_dim_ + v_dim_})
-                .transpose(1, 2);
-  auto k_nope = kv.narrow(-1, 0, nope_dim_);
-  auto v = kv.narrow(-1, nope_dim_, v_dim_);
+  auto latent = kv_a_layernorm(compressed.narrow(-1, 0, kv_lora_rank_));
   auto k_pe = compressed.narrow(-1, kv_lora_rank_, rope_dim_).view({batch, 1, seq, rope_dim_});
-
   if (interleave_) {
     // Checkpoints order the RoPE dims as (even, odd) pairs; regroup them into halves so the
     // rotate-half form applies. q and k are permuted alike, so q.k is unchanged.
@@ -228,9 +230,18 @@ torch::Tensor MlaAttentionImpl::forward(const torch::Tensor& x, const RotaryEmbe
     q_pe = deinterleave(q_pe);
     k_pe = deinterleave(k_pe);
   }
-  q_pe = RotaryEmbedding::apply(q_pe, angles);
-  k_pe = RotaryEmbedding::apply(k_pe, angles).expand({batch, num_heads_, seq, rope_dim_});
-  auto query = torch::cat({q_nope, q_pe}, -1);
+  return {q_nope, RotaryEmbedding::apply(q_pe, angles), latent, RotaryEmbedding::apply(k_pe, angles).squeeze(1)};
+}
+
+torch::Tensor MlaAttentionImpl::forward(const torch::Tensor& x, const RotaryEmbedding::Angles& angles,
+                                        KVCache* cache) {
+  const int64_t batch = x.size(0), seq = x.size(1);
+  auto p = project(x, angles);
+  auto kv = kv_b_proj(p.latent).view({batch, seq, num_heads_, nope_dim_ + v_dim_}).transpose(1, 2);
+  auto k_nope = kv.narrow(-1, 0, nope_dim_);
+  auto v = kv.narrow(-1, nope_dim_, v_dim_);
+  auto k_pe = p.k_pe.unsqueeze(1).expand({batch, num_heads_, seq, rope_dim_});
+  auto query = torch::cat({p.q_nope, p.q_pe}, -1);
   auto key = torch::cat({k_nope, k_pe}, -1);
   return o_proj(causal_attention(query, key, v.contiguous(), cache, layer_index_, scale_));
 }
@@ -316,7 +327,8 @@ torch::Tensor MoeImpl::forward(const torch::Tensor& x, RoutingStats* stats) {
   auto counts = torch::bincount(flat_expert, /*weights=*/{}, num_experts);
   auto sorted_token = flat_token.index_select(0, order);
   auto sorted_weight = flat_weight.index_select(0, order);
-  const auto* count = counts.data_ptr<int64_t>();
+  const auto counts_host = counts.to(torch::kCPU);  // the loop below runs on the host
+  const auto* count = counts_host.data_ptr<int64_t>();
   int64_t offset = 0;
   for (int64_t expert_idx = 0; expert_idx < num_experts; ++expert_idx) {
     const int64_t n = count[expert_idx];
@@ -336,6 +348,7 @@ torch::Tensor MoeImpl::forward(const torch::Tensor& x, RoutingStats* stats) {
     auto mean_prob = router_probs.mean(0);                                          // P_e
     stats->aux_loss = stats->aux_loss + double(num_experts) * (routed_share * mean_prob).sum();
     stats->expert_counts.push_back(counts);
+    if (stats->record_experts) stats->chosen_experts.push_back(topk_index);
   }
   return out;
 }
@@ -402,7 +415,7 @@ ForwardOutput CausalLMImpl::forward(const torch::Tensor& input_ids, std::optiona
                                 : torch::arange(start, start + input_ids.size(1), input_ids.options().dtype(torch::kLong))
                                       .unsqueeze(0)
                                       .expand({input_ids.size(0), input_ids.size(1)});
-  RoutingStats stats{torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat32).device(input_ids.device())), {}};
+  RoutingStats stats{torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat32).device(input_ids.device())), {}, false, {}};
   auto hidden = model->forward(input_ids, pos, cache, &stats);
   if (cache) cache->length += input_ids.size(1);
   const int64_t moe_layers = config_.num_moe_layers();

@@ -55,6 +55,11 @@ class RotaryEmbedding {
 // `scale`, or (r1_moe's float order, `divide`) divided by it.
 torch::Tensor causal_attention(const torch::Tensor& q, torch::Tensor k, torch::Tensor v, KVCache* cache,
                                int64_t layer_index, double scale, bool divide = false);
+// causal_attention's arithmetic for a given mask (true: may attend), broadcastable to
+// [batch, heads, seq, keys]; k, v: [batch, kv_heads, keys, d]. Engines with their own KV store
+// (rollout/torch_runner.h) call it so their numerics are the policy's.
+torch::Tensor masked_attention(const torch::Tensor& q, torch::Tensor k, torch::Tensor v, const torch::Tensor& mask,
+                               double scale, bool divide = false);
 
 // Grouped-query attention (q/k/v/o projections, optional q/k/v and o biases, optional per-head
 // q/k RMSNorm before RoPE).
@@ -64,6 +69,14 @@ class AttentionImpl : public torch::nn::Module {
   // x: [batch, seq, hidden]. Without a cache: causal attention over x (right padding is harmless).
   // With a cache: attends to the cached slots plus x, and appends x's keys/values at cache->length.
   torch::Tensor forward(const torch::Tensor& x, const RotaryEmbedding::Angles& angles, KVCache* cache);
+  // The attention inputs forward() computes, for an engine with its own KV store: q
+  // [batch, heads, seq, head_dim] and k, v [batch, kv_heads, seq, head_dim], after the q/k norms and RoPE.
+  struct Projected {
+    torch::Tensor q, k, v;
+  };
+  Projected project(const torch::Tensor& x, const RotaryEmbedding::Angles& angles);
+  double scale() const { return scale_; }
+  bool divides() const { return divide_; }  // scores / scale() rather than * scale()
   torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
   RMSNorm q_norm{nullptr}, k_norm{nullptr};
 
@@ -82,6 +95,15 @@ class MlaAttentionImpl : public torch::nn::Module {
  public:
   MlaAttentionImpl(const ModelConfig& config, int64_t layer_index);
   torch::Tensor forward(const torch::Tensor& x, const RotaryEmbedding::Angles& angles, KVCache* cache);
+  // What forward() computes before kv_b_proj, for an engine that caches the compressed form (the
+  // absorbed MLA of DeepSeek-V2): q_nope [batch, heads, seq, nope], q_pe [batch, heads, seq, rope]
+  // (rotated), latent [batch, seq, kv_lora_rank] (after kv_a_layernorm) and k_pe [batch, seq, rope]
+  // (rotated; one key part shared by all heads). RoPE dims are in rotate-half order.
+  struct Projected {
+    torch::Tensor q_nope, q_pe, latent, k_pe;
+  };
+  Projected project(const torch::Tensor& x, const RotaryEmbedding::Angles& angles);
+  double scale() const { return scale_; }
   torch::nn::Linear q_proj{nullptr}, q_a_proj{nullptr}, q_b_proj{nullptr};
   torch::nn::Linear kv_a_proj_with_mqa{nullptr}, kv_b_proj{nullptr}, o_proj{nullptr};
   RMSNorm q_a_layernorm{nullptr}, kv_a_layernorm{nullptr};
@@ -117,9 +139,13 @@ TORCH_MODULE(Router);
 // What the MoE layers report from a forward: the load-balancing loss, summed over layers, and per
 // MoE layer in order how many routed slots each expert received (int64 [num_experts]), which
 // DeepSeek-V3's auxiliary-loss-free balancing moves the correction bias by (rl/load_balance.h).
+// With record_experts set, each MoE layer also appends the experts it chose ([tokens, top_k] int64),
+// which the rollout engine returns so the learner can replay them.
 struct RoutingStats {
   torch::Tensor aux_loss;
   std::vector<torch::Tensor> expert_counts;
+  bool record_experts = false;
+  std::vector<torch::Tensor> chosen_experts;
 };
 
 // Mixture-of-experts feed-forward. Router (see ModelConfig): softmax or sigmoid scores in fp32,
@@ -169,6 +195,7 @@ class DecoderImpl : public torch::nn::Module {
   // Recompute each layer in the backward instead of keeping its activations
   // (policy/activation_checkpoint.h); applies to forwards with grad and without a KV cache.
   bool activation_checkpointing = false;
+  const RotaryEmbedding& rope() const { return rope_; }
 
  private:
   RotaryEmbedding rope_;

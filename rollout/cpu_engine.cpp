@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "common/error.h"
+#include "rollout/completion_tracker.h"
 #include "rollout/sampler.h"
 
 namespace r1::rollout {
@@ -20,20 +21,8 @@ namespace {
 
 struct SampleState {
   int64_t request = 0;
-  Sample sample;
-  std::string text;  // decoded completion so far, for stop strings
-  bool finished = false;
+  CompletionTracker completion;
 };
-
-// True once the text ends a stop string; only the region the last token added is searched.
-bool hit_stop(const std::string& text, std::size_t added, const std::vector<std::string>& stops) {
-  for (const auto& stop : stops) {
-    if (stop.empty() || text.size() < stop.size()) continue;
-    const std::size_t from = text.size() >= added + stop.size() - 1 ? text.size() - added - stop.size() + 1 : 0;
-    if (text.find(stop, from) != std::string::npos) return true;
-  }
-  return false;
-}
 
 }  // namespace
 
@@ -81,7 +70,7 @@ std::vector<GenerationResult> CpuEngine::generate(const std::vector<GenerationRe
   for (int64_t p = 0; p < num_prompts; ++p) {
     generators.push_back(at::detail::createCPUGenerator(requests[p].seed));
     for (int64_t s = 0; s < requests[p].num_samples; ++s) {
-      states.push_back({p, {}, {}, false});
+      states.push_back({p, CompletionTracker(requests[p].params, tokenizer_)});
       row_prompt.push_back(p);
     }
   }
@@ -103,7 +92,7 @@ std::vector<GenerationResult> CpuEngine::generate(const std::vector<GenerationRe
       // own samples (not on when other requests finish or the batch is compacted).
       std::vector<int64_t> rows;
       for (std::size_t row = begin; row < end; ++row)
-        if (!states[active[row]].finished) rows.push_back(int64_t(row));
+        if (!states[active[row]].completion.finished()) rows.push_back(int64_t(row));
       if (rows.empty()) {
         begin = end;
         continue;
@@ -113,31 +102,8 @@ std::vector<GenerationResult> CpuEngine::generate(const std::vector<GenerationRe
       next_tokens.index_copy_(0, row_index, drawn.token_ids);
       const auto* token_ptr = drawn.token_ids.data_ptr<int64_t>();
       const auto* logprob_ptr = drawn.logprobs.data_ptr<float>();
-      for (std::size_t i = 0; i < rows.size(); ++i) {
-        auto& state = states[active[rows[i]]];
-        const int64_t token = token_ptr[i];
-        state.sample.token_ids.push_back(token);
-        state.sample.logprobs.push_back(logprob_ptr[i]);
-        const auto& params = requests[request].params;
-        if (token == tokenizer_.eos_id()) {
-          state.finished = true;
-          state.sample.finish_reason = FinishReason::stop;
-          continue;
-        }
-        if (!params.stop.empty()) {
-          const std::string piece = tokenizer_.token_text(token);
-          state.text += piece;
-          if (hit_stop(state.text, piece.size(), params.stop)) {
-            state.finished = true;
-            state.sample.finish_reason = FinishReason::stop;
-            continue;
-          }
-        }
-        if (int64_t(state.sample.token_ids.size()) >= params.max_tokens) {
-          state.finished = true;
-          state.sample.finish_reason = FinishReason::length;
-        }
-      }
+      for (std::size_t i = 0; i < rows.size(); ++i)
+        states[active[rows[i]]].completion.append(token_ptr[i], logprob_ptr[i]);
       begin = end;
     }
 
@@ -145,12 +111,12 @@ std::vector<GenerationResult> CpuEngine::generate(const std::vector<GenerationRe
     // KV cache, so it waits until a quarter of the rows are done; until then finished rows ride
     // along and their samples are simply not extended.
     std::size_t finished_rows = 0;
-    for (int64_t index : active) finished_rows += states[index].finished;
+    for (int64_t index : active) finished_rows += states[index].completion.finished();
     if (finished_rows == active.size()) break;
     if (finished_rows * 4 >= active.size()) {
       std::vector<int64_t> keep_rows, still_active;
       for (std::size_t row = 0; row < active.size(); ++row)
-        if (!states[active[row]].finished) {
+        if (!states[active[row]].completion.finished()) {
           keep_rows.push_back(int64_t(row));
           still_active.push_back(active[row]);
         }
@@ -167,7 +133,7 @@ std::vector<GenerationResult> CpuEngine::generate(const std::vector<GenerationRe
     next_position = next_position + 1;
   }
 
-  for (auto& state : states) results[state.request].samples.push_back(std::move(state.sample));
+  for (auto& state : states) results[state.request].samples.push_back(state.completion.take());
   return results;
 }
 

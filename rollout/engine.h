@@ -47,6 +47,11 @@ struct Sample {
   // the logprob the learner computes for the same token.
   std::vector<float> logprobs;
   FinishReason finish_reason = FinishReason::length;
+  // Filled only by an engine asked to record routing (PagedEngineConfig::record_experts) on a MoE
+  // model: the experts each MoE layer chose for every position the model was fed — the prompt and
+  // all completion tokens but the last, whose routing no logprob depends on — flattened as
+  // [position][moe layer][top_k], so the learner can replay the sampler's routing.
+  std::vector<int32_t> routed_experts;
 };
 
 struct GenerationResult {

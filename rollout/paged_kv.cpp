@@ -8,7 +8,7 @@
 namespace r1::rollout {
 
 int64_t KvCacheGeometry::bytes_per_block() const {
-  return 2 * layers * kv_heads * head_dim * bytes_per_element * block_tokens;
+  return (shared_kv ? 1 : 2) * layers * kv_heads * head_dim * bytes_per_element * block_tokens;
 }
 
 int64_t blocks_for_memory(int64_t free_bytes, double fraction, const KvCacheGeometry& geometry) {

@@ -36,8 +36,12 @@ struct KvCacheGeometry {
   int64_t head_dim = 0;
   int64_t bytes_per_element = 2;  // bf16
   int64_t block_tokens = 16;      // token positions per block
+  // MLA in the absorbed form caches one vector per token and layer (the compressed latent and the
+  // RoPE key part, head_dim wide, kv_heads 1) that serves as both K and V.
+  bool shared_kv = false;
 
-  // K and V for every layer: 2 * layers * kv_heads * head_dim * bytes_per_element * block_tokens.
+  // K and V for every layer: (shared_kv ? 1 : 2) * layers * kv_heads * head_dim * bytes_per_element
+  // * block_tokens.
   int64_t bytes_per_block() const;
 };
 

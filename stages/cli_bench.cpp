@@ -17,6 +17,9 @@
 #include "rl/optimizer.h"
 #include "rl/token_batch.h"
 #include "rollout/cpu_engine.h"
+#include "rollout/paged_engine.h"
+#include "rollout/shape_bench.h"
+#include "rollout/torch_runner.h"
 #include "stages/cli.h"
 #include "stages/cpu_threads.h"
 
@@ -96,6 +99,19 @@ nlohmann::json bench_rollout(const BenchOptions& o) {
       for (const auto& sample : result.samples) engine_tokens += int64_t(sample.token_ids.size());
   });
 
+  // The paged engine on the same model and requests (its own Philox draws, so its tokens differ).
+  rollout::PagedEngineConfig paged_config;
+  paged_config.scheduler.max_running = std::max<int64_t>(groups * per_group, 1);
+  paged_config.scheduler.max_tokens_per_step = std::max<int64_t>(2048, paged_config.scheduler.max_running);
+  rollout::TorchRunnerOptions runner_options;
+  rollout::PagedEngine paged(std::make_unique<rollout::TorchRunner>(model, runner_options), tokenizer, paged_config);
+  int64_t paged_tokens = 0;
+  const double paged_seconds = best_seconds(o.repeats, [&] {
+    paged_tokens = 0;
+    for (const auto& result : paged.generate(requests))
+      for (const auto& sample : result.samples) paged_tokens += int64_t(sample.token_ids.size());
+  });
+
   // Baseline: recompute everything for every token, greedy, same batch.
   const int64_t rows = groups * per_group;
   const double recompute_seconds = best_seconds(std::max<int64_t>(1, o.repeats / 2), [&] {
@@ -124,7 +140,9 @@ nlohmann::json bench_rollout(const BenchOptions& o) {
           {"engine_seconds", engine_seconds},
           {"engine_tokens_per_s", engine_rate},
           {"recompute_tokens_per_s", recompute_rate},
-          {"speedup_vs_recompute", engine_rate / recompute_rate}};
+          {"speedup_vs_recompute", engine_rate / recompute_rate},
+          {"paged_tokens_per_s", double(paged_tokens) / paged_seconds},
+          {"paged_vs_cpu_engine", double(paged_tokens) / paged_seconds / engine_rate}};
 }
 
 // One GRPO learner step (forward, loss, backward, AdamW) on batch x (prompt + completion) tokens,
@@ -212,11 +230,31 @@ void add_bench_commands(CLI::App& app) {
   auto options = std::make_shared<BenchOptions>();
 
   auto* rollout_cmd = bench->add_subcommand(
-      "rollout", "CPU engine tokens/s on a random-weight preset, against decoding without a KV cache");
+      "rollout",
+      "CPU and paged engine tokens/s on a random-weight preset, against decoding without a KV cache; with --shapes, "
+      "the paged engine at real model shapes against the memory-bandwidth roofline and transformers' generate()");
   add_common_options(rollout_cmd, *options);
-  rollout_cmd->callback([options] {
+  auto shapes = std::make_shared<rollout::ShapeBenchOptions>();
+  auto* shapes_opt = rollout_cmd->add_option("--shapes", shapes->shapes, "real shapes: qwen2.5-0.5b, olmoe-1b-7b")
+                         ->delimiter(',');
+  rollout_cmd->add_option("--batches", shapes->batches, "with --shapes: batch sizes")->delimiter(',')->capture_default_str();
+  rollout_cmd->add_option("--layers", shapes->layers, "with --shapes: cut each shape to this many layers (0: all)")
+      ->capture_default_str();
+  rollout_cmd->add_option("--device", shapes->device, "with --shapes: auto, cuda or cpu")->capture_default_str();
+  rollout_cmd->add_option("--dtype", shapes->dtype, "with --shapes: bfloat16 or float32")->capture_default_str();
+  rollout_cmd->add_option("--hf-script", shapes->hf_script, "with --shapes: the transformers baseline ('' skips it)")
+      ->capture_default_str();
+  rollout_cmd->callback([options, shapes, shapes_opt, rollout_cmd] {
     check(*options);
-    std::cout << bench_rollout(*options).dump() << std::endl;
+    if (shapes_opt->count() == 0) {
+      std::cout << bench_rollout(*options).dump() << std::endl;
+      return;
+    }
+    // The shape bench's own workload (prompt 128, 512 new tokens) unless given.
+    if (rollout_cmd->count("--prompt-tokens")) shapes->prompt_tokens = options->prompt_tokens;
+    if (rollout_cmd->count("--new-tokens")) shapes->new_tokens = options->new_tokens;
+    shapes->seed = options->seed;
+    std::cout << rollout::bench_rollout_shapes(*shapes, std::cerr).dump() << std::endl;
   });
 
   auto* learner_cmd = bench->add_subcommand(

@@ -95,7 +95,7 @@ TEST_CASE("MoE: uniform router gives load-balancing loss 1; gradients reach rout
     moe->gate->weight.zero_();
   }
   auto x = torch::randn({50, c.hidden_size});
-  RoutingStats stats{torch::zeros({}), {}};
+  RoutingStats stats{torch::zeros({}), {}, false, {}};
   moe->forward(x, &stats);
   CHECK(stats.aux_loss.item<double>() == doctest::Approx(1.0).epsilon(1e-5));
   REQUIRE(stats.expert_counts.size() == 1);  // one MoE layer: its routed slots per expert

@@ -1,0 +1,207 @@
+// The paged engine on the CPU runner: greedy tokens equal the CPU engine's on every HF family (MLA in
+// the absorbed form included), logprobs equal the learner's through chunked prefill, shared prompt
+// blocks and copy on write, preemption changes nothing in batch-invariant mode, a sequence is bit
+// for bit the same whatever else is in the batch, and the recorded experts are the learner's.
+#include "tests/doctest_torch.h"
+
+#include "common/error.h"
+#include "policy/checkpoint.h"
+#include "policy/model_config.h"
+#include "policy/tokenizer.h"
+#include "rl/token_batch.h"
+#include "rollout/cpu_engine.h"
+#include "rollout/paged_engine.h"
+#include "rollout/torch_runner.h"
+
+using namespace r1;
+
+namespace {
+// The fixtures' vocabulary is 256 ids: EOS and padding moved inside it.
+class SmallVocabTokenizer : public policy::ByteTokenizer {
+ public:
+  int64_t eos_id() const override { return 1; }
+  int64_t pad_id() const override { return 0; }
+};
+
+// "tiny" is a MoE model, "tiny-dense" the same trunk with a dense feed-forward.
+policy::CausalLM tiny_model(uint64_t seed, const char* preset = "tiny-dense") {
+  torch::manual_seed(seed);
+  auto c = policy::preset_config(preset);
+  c.vocab_size = policy::ByteTokenizer().vocab_size();
+  c.max_position = 128;
+  c.init_std = 0.2;  // peaked distributions: sampled text varies with the seed but is not uniform noise
+  return policy::CausalLM(c);
+}
+
+rollout::PagedEngineConfig small_steps(int64_t num_blocks = 64) {
+  rollout::PagedEngineConfig config;
+  config.block_tokens = 4;
+  config.num_blocks = num_blocks;
+  config.scheduler.max_tokens_per_step = 12;  // prompts longer than this are prefilled in chunks
+  config.scheduler.max_running = 8;
+  config.scheduler.prefill_chunk = 5;
+  return config;
+}
+
+rollout::PagedEngine paged(policy::CausalLM model, const policy::Tokenizer& tok, rollout::PagedEngineConfig config,
+                           bool batch_invariant = false) {
+  rollout::TorchRunnerOptions options;
+  options.batch_invariant = batch_invariant;
+  return rollout::PagedEngine(std::make_unique<rollout::TorchRunner>(model, options), tok, config);
+}
+
+// Max |engine logprob - learner logprob| over every completion token of `results`.
+double max_logprob_gap(policy::CausalLM& model, const std::vector<rollout::GenerationRequest>& requests,
+                       const std::vector<rollout::GenerationResult>& results, int64_t pad_id, int64_t* tokens) {
+  std::vector<rl::TokenSequence> seqs;
+  for (std::size_t r = 0; r < requests.size(); ++r)
+    for (const auto& s : results[r].samples) seqs.push_back({requests[r].prompt_ids, s.token_ids, s.logprobs});
+  auto batch = rl::pack(seqs, pad_id);
+  torch::NoGradGuard no_grad;
+  auto learner = rl::token_logprobs(model, batch.input_ids).logprobs;
+  *tokens = int64_t(batch.loss_mask.sum().item<double>());
+  return ((learner - batch.old_logprobs).abs() * batch.loss_mask).max().item<double>();
+}
+}  // namespace
+
+TEST_CASE("paged engine: greedy tokens equal the CPU engine's on every HF family, absorbed MLA included") {
+  SmallVocabTokenizer tok;
+  rollout::SamplingParams greedy;
+  greedy.temperature = 0;
+  greedy.max_tokens = 10;
+  for (const std::string family :
+       {"qwen2", "qwen3", "qwen3_moe", "qwen2_moe", "mixtral", "deepseek_v3", "deepseek_v2"}) {
+    CAPTURE(family);
+    auto model = policy::load_model(std::string(R1_SOURCE_DIR) + "/tests/fixtures/hf-parity/" + family);
+    std::vector<rollout::GenerationRequest> requests = {{tok.encode("The cat sat on the mat"), 1, greedy, 1},
+                                                        {tok.encode("Hi"), 1, greedy, 2}};
+    rollout::CpuEngine reference(model, tok);
+    auto engine = paged(model, tok, small_steps());
+    const auto expected = reference.generate(requests);
+    const auto got = engine.generate(requests);
+    CHECK(engine.last_stats().prefill_tokens >= 24);  // "The cat sat on the mat" (22) came in chunks
+    for (std::size_t r = 0; r < requests.size(); ++r) {
+      const auto& want = expected[r].samples.at(0);
+      const auto& have = got[r].samples.at(0);
+      CHECK(have.token_ids == want.token_ids);
+      CHECK(have.finish_reason == want.finish_reason);
+      REQUIRE(have.logprobs.size() == want.logprobs.size());
+      for (std::size_t i = 0; i < want.logprobs.size(); ++i) CHECK(have.logprobs[i] == doctest::Approx(want.logprobs[i]).epsilon(1e-4));
+    }
+    const auto geometry = engine.runner().kv_geometry(4);
+    CHECK(geometry.shared_kv == model->config().is_mla());
+  }
+}
+
+TEST_CASE("paged engine: a group shares its prompt's blocks, copies on write, and its logprobs are the learner's") {
+  auto model = tiny_model(2);
+  policy::ByteTokenizer tok;
+  auto engine = paged(model, tok, small_steps());
+  rollout::SamplingParams params;
+  params.max_tokens = 20;
+  params.temperature = 0.8;
+  // 15 prompt tokens: three full shared blocks and a partial one, the first divergent block.
+  const std::vector<rollout::GenerationRequest> requests = {{tok.encode("Sam has 5 pens."), 4, params, 7},
+                                                            {tok.encode("Q: 2+3?"), 3, params, 8}};
+  const auto results = engine.generate(requests);
+  const auto& stats = engine.last_stats();
+  // Each group prefilled its prompt once: 15 + 7 prompt tokens, whatever the number of samples.
+  CHECK(stats.prefill_tokens == 22);
+  // Copy on write of the partial prompt block: G - 1 copies per group (the last holder writes in place).
+  CHECK(stats.block_copies == 3 + 2);
+  int64_t tokens = 0;
+  CHECK(max_logprob_gap(model, requests, results, tok.pad_id(), &tokens) < 1e-4);
+  CHECK(tokens > 60);
+  // The samples of a group differ (their own Philox keys), and the same seed gives the same samples.
+  CHECK(results[0].samples[0].token_ids != results[0].samples[1].token_ids);
+  const auto again = engine.generate(requests);
+  for (std::size_t r = 0; r < requests.size(); ++r)
+    for (std::size_t s = 0; s < results[r].samples.size(); ++s)
+      CHECK(again[r].samples[s].token_ids == results[r].samples[s].token_ids);
+}
+
+TEST_CASE("paged engine: batch-invariant mode gives a sequence the same bits alone, in a crowd, and when preempted") {
+  auto model = tiny_model(3);
+  policy::ByteTokenizer tok;
+  rollout::SamplingParams params;
+  params.max_tokens = 24;
+  params.temperature = 1.0;
+  params.top_p = 0.9;
+  const rollout::GenerationRequest target{tok.encode("Tom reads 12 pages a day."), 2, params, 11};
+  auto alone_engine = paged(model, tok, small_steps(), /*batch_invariant=*/true);
+  const auto alone = alone_engine.generate({target});
+
+  std::vector<rollout::GenerationRequest> crowd = {{tok.encode("A much longer question about apples"), 3, params, 1},
+                                                   target,
+                                                   {tok.encode("Hi"), 2, params, 2}};
+  auto crowd_engine = paged(model, tok, small_steps(), true);
+  const auto in_crowd = crowd_engine.generate(crowd);
+  CHECK(crowd_engine.last_stats().max_batch_tokens > 4);  // really batched with the others
+  // 20 blocks of 4 tokens hold the longest sequence (35 + 24 tokens: 15 blocks) but not everyone at
+  // once: the newest are preempted and recomputed.
+  auto tight_engine = paged(model, tok, small_steps(20), true);
+  const auto tight = tight_engine.generate(crowd);
+  CHECK(tight_engine.last_stats().preemptions > 0);
+  for (std::size_t s = 0; s < 2; ++s) {
+    CAPTURE(s);
+    const auto& want = alone[0].samples[s];
+    CHECK(want.token_ids.size() >= 4);
+    for (const auto* got : {&in_crowd[1].samples[s], &tight[1].samples[s]}) {
+      CHECK(got->token_ids == want.token_ids);
+      CHECK(got->logprobs == want.logprobs);  // bitwise
+    }
+  }
+  for (std::size_t r = 0; r < crowd.size(); ++r)
+    for (std::size_t s = 0; s < crowd[r].num_samples; ++s) CHECK(tight[r].samples[s].token_ids == in_crowd[r].samples[s].token_ids);
+}
+
+TEST_CASE("paged engine: the recorded experts are the learner's routing of the same tokens") {
+  auto model = tiny_model(4, "tiny");
+  REQUIRE(model->config().num_moe_layers() > 0);
+  policy::ByteTokenizer tok;
+  auto config = small_steps();
+  config.record_experts = true;
+  auto engine = paged(model, tok, config);
+  rollout::SamplingParams params;
+  params.max_tokens = 12;
+  const std::vector<rollout::GenerationRequest> requests = {{tok.encode("Ann has 3 cats."), 3, params, 5}};
+  const auto results = engine.generate(requests);
+  const int64_t layers = model->config().num_moe_layers(), k = model->config().num_experts_per_token;
+  torch::NoGradGuard no_grad;
+  for (const auto& sample : results[0].samples) {
+    auto ids = requests[0].prompt_ids;
+    ids.insert(ids.end(), sample.token_ids.begin(), sample.token_ids.end());
+    ids.pop_back();  // the last token is never fed
+    const int64_t fed = int64_t(ids.size());
+    REQUIRE(int64_t(sample.routed_experts.size()) == fed * layers * k);
+    policy::RoutingStats stats{torch::zeros({}), {}, /*record_experts=*/true, {}};
+    auto input = torch::tensor(ids, torch::kLong).unsqueeze(0);
+    model->model->forward(input, torch::arange(fed, torch::kLong).unsqueeze(0), nullptr, &stats);
+    auto learner = torch::stack(stats.chosen_experts, 1).to(torch::kInt32).contiguous();  // [fed, layers, k]
+    const std::vector<int32_t> expected(learner.data_ptr<int32_t>(), learner.data_ptr<int32_t>() + learner.numel());
+    CHECK(sample.routed_experts == expected);
+  }
+  CHECK(results[0].samples[0].routed_experts != results[0].samples[1].routed_experts);
+}
+
+TEST_CASE("paged engine: the pool is sized from the memory budget; impossible requests are refused up front") {
+  auto model = tiny_model(5);
+  policy::ByteTokenizer tok;
+  rollout::TorchRunnerOptions options;
+  options.cache_bytes = 1 << 20;
+  rollout::PagedEngineConfig config;
+  config.memory_fraction = 0.5;
+  rollout::PagedEngine engine(std::make_unique<rollout::TorchRunner>(model, options), tok, config);
+  const auto geometry = engine.runner().kv_geometry(config.block_tokens);
+  CHECK(engine.num_blocks() == (int64_t{1} << 19) / geometry.bytes_per_block());
+  CHECK(engine.num_blocks() > 0);
+
+  rollout::SamplingParams params;
+  params.max_tokens = 120;  // + 15 prompt tokens > max_position 128
+  CHECK_THROWS_WITH_AS(engine.generate({{tok.encode("Sam has 5 pens."), 1, params, 0}}),
+                       doctest::Contains("exceeds the model's max_position 128"), r1::UserError);
+  params.max_tokens = 8;
+  CHECK_THROWS_WITH_AS(engine.generate({{tok.encode("Sam"), 1000, params, 0}}), doctest::Contains("max_running"),
+                       r1::UserError);
+  CHECK_THROWS_WITH_AS(engine.generate({{{}, 1, params, 0}}), doctest::Contains("empty prompt"), r1::UserError);
+}
