@@ -2,30 +2,20 @@
 // left-padded, KV-cached greedy decoding equals step-by-step argmax of the full forward pass.
 #include "tests/doctest_torch.h"
 
-#include "policy/checkpoint.h"
 #include "policy/tokenizer.h"
 #include "rollout/cpu_engine.h"
+#include "tests/rollout/hf_fixture_models.h"
 
 using namespace r1;
 
-namespace {
-// The fixtures' vocabulary is 256 ids: EOS and padding moved inside it.
-class SmallVocabTokenizer : public policy::ByteTokenizer {
- public:
-  int64_t eos_id() const override { return 1; }
-  int64_t pad_id() const override { return 0; }
-};
-}  // namespace
-
 TEST_CASE("CPU engine: greedy KV-cached decoding of every HF family equals argmax of the full forward") {
-  SmallVocabTokenizer tok;
+  test::SmallVocabTokenizer tok;
   rollout::SamplingParams greedy;
   greedy.temperature = 0;
   greedy.max_tokens = 10;
-  for (const std::string family :
-       {"qwen2", "qwen3", "qwen3_moe", "qwen2_moe", "mixtral", "deepseek_v3", "deepseek_v2"}) {
+  for (const auto& family : test::hf_fixture_families()) {
     CAPTURE(family);
-    auto model = policy::load_model(std::string(R1_SOURCE_DIR) + "/tests/fixtures/hf-parity/" + family);
+    auto model = test::load_hf_fixture(family);
     rollout::CpuEngine engine(model, tok);
     // Prompts of different lengths in one batch, so the shorter one is left-padded in the cache.
     std::vector<rollout::GenerationRequest> requests = {{tok.encode("The cat sat on"), 1, greedy, 1},

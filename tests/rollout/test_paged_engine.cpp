@@ -5,23 +5,17 @@
 #include "tests/doctest_torch.h"
 
 #include "common/error.h"
-#include "policy/checkpoint.h"
 #include "policy/model_config.h"
 #include "policy/tokenizer.h"
 #include "rl/token_batch.h"
 #include "rollout/cpu_engine.h"
 #include "rollout/paged_engine.h"
 #include "rollout/torch_runner.h"
+#include "tests/rollout/hf_fixture_models.h"
 
 using namespace r1;
 
 namespace {
-// The fixtures' vocabulary is 256 ids: EOS and padding moved inside it.
-class SmallVocabTokenizer : public policy::ByteTokenizer {
- public:
-  int64_t eos_id() const override { return 1; }
-  int64_t pad_id() const override { return 0; }
-};
 
 // "tiny" is a MoE model, "tiny-dense" the same trunk with a dense feed-forward.
 policy::CausalLM tiny_model(uint64_t seed, const char* preset = "tiny-dense") {
@@ -65,14 +59,13 @@ double max_logprob_gap(policy::CausalLM& model, const std::vector<rollout::Gener
 }  // namespace
 
 TEST_CASE("paged engine: greedy tokens equal the CPU engine's on every HF family, absorbed MLA included") {
-  SmallVocabTokenizer tok;
+  test::SmallVocabTokenizer tok;
   rollout::SamplingParams greedy;
   greedy.temperature = 0;
   greedy.max_tokens = 10;
-  for (const std::string family :
-       {"qwen2", "qwen3", "qwen3_moe", "qwen2_moe", "mixtral", "deepseek_v3", "deepseek_v2"}) {
+  for (const auto& family : test::hf_fixture_families()) {
     CAPTURE(family);
-    auto model = policy::load_model(std::string(R1_SOURCE_DIR) + "/tests/fixtures/hf-parity/" + family);
+    auto model = test::load_hf_fixture(family);
     std::vector<rollout::GenerationRequest> requests = {{tok.encode("The cat sat on the mat"), 1, greedy, 1},
                                                         {tok.encode("Hi"), 1, greedy, 2}};
     rollout::CpuEngine reference(model, tok);
