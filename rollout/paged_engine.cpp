@@ -3,6 +3,7 @@
 #include "rollout/paged_engine.h"
 
 #include <algorithm>
+#include <stdexcept>
 
 #include "common/error.h"
 #include "rollout/completion_tracker.h"
@@ -70,7 +71,16 @@ std::vector<GenerationResult> PagedEngine::generate(const std::vector<Generation
              request.params.max_tokens, ") exceeds the model's max_position ", runner_->max_position());
     for (int64_t id : request.prompt_ids)
       R1_CHECK(id >= 0 && id < vocab, "generate: request ", r, ": token id ", id, " out of range [0, ", vocab, ")");
-    validate_sampling_params(fused_params(request.params, 0, 0));
+    const int64_t tokens = int64_t(request.prompt_ids.size()) + request.params.max_tokens;
+    const int64_t blocks = (tokens + config_.block_tokens - 1) / config_.block_tokens;
+    R1_CHECK(blocks <= num_blocks_, "generate: request ", r, ": prompt + max_tokens (", tokens, " tokens) needs ", blocks,
+             " KV blocks of ", config_.block_tokens, " but the pool has ", num_blocks_,
+             "; raise rollout.num_blocks or memory_fraction, or lower max_tokens");
+    try {
+      validate_sampling_params(fused_params(request.params, 0, 0));
+    } catch (const std::invalid_argument& e) {
+      R1_FAIL("generate: request ", r, ": ", e.what());
+    }
   }
 
   BatchScheduler scheduler(config_.scheduler, num_blocks_, config_.block_tokens);

@@ -197,6 +197,11 @@ TEST_CASE("paged engine: the pool is sized from the memory budget; impossible re
   CHECK_THROWS_WITH_AS(engine.generate({{tok.encode("Sam"), 1000, params, 0}}), doctest::Contains("max_running"),
                        r1::UserError);
   CHECK_THROWS_WITH_AS(engine.generate({{{}, 1, params, 0}}), doctest::Contains("empty prompt"), r1::UserError);
+  auto tiny_pool = paged(model, tok, small_steps(4));  // 16 positions
+  CHECK_THROWS_WITH_AS(tiny_pool.generate({{tok.encode("Sam has 5 pens."), 1, params, 0}}),
+                       doctest::Contains("needs 6 KV blocks of 4 but the pool has 4"), r1::UserError);
+  params.top_p = 0;
+  CHECK_THROWS_WITH_AS(engine.generate({{tok.encode("Sam"), 1, params, 0}}), doctest::Contains("top_p"), r1::UserError);
 }
 
 // The issue's bar is 1e-3 mean |difference| in bf16 against the LibTorch policy. With LibTorch's bf16
