@@ -18,63 +18,13 @@ constexpr int kThreads = 256;
 constexpr int kWarps = kThreads / kWarpSize;
 constexpr int64_t kMaxBlocks = std::numeric_limits<int32_t>::max();
 
-__device__ unsigned long long warp_sum_u64(unsigned long long value) {
-  for (int offset = kWarpSize / 2; offset > 0; offset /= 2) value += __shfl_xor_sync(kFullMask, value, offset);
-  return value;
-}
-
-// Block-wide sums and maxima; every thread gets the result. `scratch` holds kWarps entries and is
-// reused, so each call ends with a barrier before it may be written again.
-__device__ unsigned long long block_sum_u64(unsigned long long value, unsigned long long* scratch) {
-  value = warp_sum_u64(value);
-  const int lane = threadIdx.x % kWarpSize, warp = threadIdx.x / kWarpSize;
-  if (lane == 0) scratch[warp] = value;
-  __syncthreads();
-  unsigned long long total = 0;
-  for (int w = 0; w < kWarps; ++w) total += scratch[w];
-  __syncthreads();
-  return total;
-}
-
-__device__ float block_max(float value, float* scratch) {
-  value = warp_max(value);
-  const int lane = threadIdx.x % kWarpSize, warp = threadIdx.x / kWarpSize;
-  if (lane == 0) scratch[warp] = value;
-  __syncthreads();
-  float total = scratch[0];
-  for (int w = 1; w < kWarps; ++w) total = fmaxf(total, scratch[w]);
-  __syncthreads();
-  return total;
-}
-
-__device__ float block_sum_f32(float value, float* scratch) {
-  value = warp_sum(value);
-  const int lane = threadIdx.x % kWarpSize, warp = threadIdx.x / kWarpSize;
-  if (lane == 0) scratch[warp] = value;
-  __syncthreads();
-  float total = 0.0f;
-  for (int w = 0; w < kWarps; ++w) total += scratch[w];
-  __syncthreads();
-  return total;
-}
-
 // The lowest id among the maxima: each thread's candidate, then a block minimum of ids holding
 // the max value.
 __device__ int64_t block_first_max(const float* row, int64_t vocab, float m, unsigned long long* scratch) {
   unsigned long long best = ~0ull;
   for (int64_t i = threadIdx.x; i < vocab; i += kThreads)
     if (row[i] == m && static_cast<unsigned long long>(i) < best) best = i;
-  for (int offset = kWarpSize / 2; offset > 0; offset /= 2) {
-    const unsigned long long other = __shfl_xor_sync(kFullMask, best, offset);
-    best = other < best ? other : best;
-  }
-  const int lane = threadIdx.x % kWarpSize, warp = threadIdx.x / kWarpSize;
-  if (lane == 0) scratch[warp] = best;
-  __syncthreads();
-  unsigned long long total = ~0ull;
-  for (int w = 0; w < kWarps; ++w) total = scratch[w] < total ? scratch[w] : total;
-  __syncthreads();
-  return static_cast<int64_t>(total);
+  return static_cast<int64_t>(block_reduce(best, MinOp{}, scratch));
 }
 
 __device__ float scaled(float logit, float m, float temperature) {
@@ -108,7 +58,7 @@ __global__ void fused_sampling_kernel(FusedSamplingKernelParams p) {
         const unsigned long long mid = lo + (hi - lo) / 2;
         unsigned long long count = 0;
         for (int64_t i = threadIdx.x; i < vocab; i += kThreads) count += sampling_key(scaled(row[i], m, t)) >= mid;
-        count = block_sum_u64(count, scratch_u64);
+        count = block_reduce(count, SumOp{}, scratch_u64);
         if (count >= static_cast<unsigned long long>(sp.top_k)) lo = mid; else hi = mid;
       }
       t_k = static_cast<uint32_t>(lo);
@@ -120,7 +70,7 @@ __global__ void fused_sampling_kernel(FusedSamplingKernelParams p) {
         const float x = scaled(row[i], m, t);
         total += sampling_key(x) >= t_k ? sampling_weight(x) : 0;
       }
-      total = block_sum_u64(total, scratch_u64);
+      total = block_reduce(total, SumOp{}, scratch_u64);
       const double limit = __dmul_rn(static_cast<double>(sp.top_p), static_cast<double>(total));
       long long lo = static_cast<long long>(t_k) - 1, hi = 0xFFFFFFFFll;
       for (int pass = 0; pass < 32; ++pass) {
@@ -132,7 +82,7 @@ __global__ void fused_sampling_kernel(FusedSamplingKernelParams p) {
           const uint32_t key = sampling_key(x);
           above += (key >= t_k && key > static_cast<unsigned long long>(mid)) ? sampling_weight(x) : 0;
         }
-        above = block_sum_u64(above, scratch_u64);
+        above = block_reduce(above, SumOp{}, scratch_u64);
         if (static_cast<double>(above) < limit) hi = mid; else lo = mid;
       }
       threshold = static_cast<uint32_t>(hi);
@@ -174,7 +124,7 @@ __global__ void fused_sampling_kernel(FusedSamplingKernelParams p) {
 
   float sum = 0.0f;
   for (int64_t i = threadIdx.x; i < vocab; i += kThreads) sum += expf(row[i] - m);
-  sum = block_sum_f32(sum, scratch_f32);
+  sum = block_sum(sum, scratch_f32);
   if (threadIdx.x == 0) {
     p.tokens[seq] = static_cast<int32_t>(token);
     p.logprobs[seq] = (row[token] - m) - logf(sum);

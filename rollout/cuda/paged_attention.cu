@@ -21,20 +21,6 @@ constexpr int kWarps = kThreads / kWarpSize;
 constexpr int64_t kMaxGridX = std::numeric_limits<int32_t>::max();
 constexpr int64_t kMaxGridYZ = 65535;
 
-// Block-wide sum or max, returned to every thread; the closing barrier lets `scratch` be reused.
-template <bool kMax>
-__device__ float block_reduce(float value, float* scratch) {
-  const int lane = threadIdx.x % kWarpSize, warp = threadIdx.x / kWarpSize;
-  value = kMax ? warp_max(value) : warp_sum(value);
-  if (lane == 0) scratch[warp] = value;
-  __syncthreads();
-  const float identity = kMax ? -INFINITY : 0.0f;
-  value = lane < kWarps ? scratch[lane] : identity;
-  value = kMax ? warp_max(value) : warp_sum(value);
-  __syncthreads();
-  return value;
-}
-
 // The sequence's context length, or -1 when it is outside [1, max_context_len] (device data the
 // launcher cannot check): such a sequence gets NaN rows and no K/V is read for it.
 __device__ int context_len_of(const PagedDecodeAttentionParams& p, int64_t seq) {
@@ -98,14 +84,14 @@ __global__ void __launch_bounds__(kThreads) paged_split_kernel(PagedDecodeAttent
 
   float max = -INFINITY;
   for (int t = threadIdx.x; t < count; t += kThreads) max = fmaxf(max, logits[t]);
-  max = block_reduce<true>(max, scratch);
+  max = block_max(max, scratch);
   float sum = 0.0f;
   for (int t = threadIdx.x; t < count; t += kThreads) {
     const float e = expf(logits[t] - max);  // fmaxf drops NaN; the sum below carries it
     logits[t] = e;
     sum += e;
   }
-  sum = block_reduce<false>(sum, scratch);  // its barriers also publish the exps
+  sum = block_sum(sum, scratch);  // its barriers also publish the exps
 
   // A thread per output dim, tokens in position order (the reference's order), coalesced over d.
   const Workspace ws = workspace_of(p, splits);

@@ -16,21 +16,6 @@ namespace {
 constexpr int kMaxThreads = 1024;  // the per-block limit on every architecture we build for
 constexpr int64_t kMaxBlocks = std::numeric_limits<int32_t>::max();  // gridDim.x limit
 
-// The sum of `value` over the block, returned to every thread. blockDim.x is a multiple of the
-// warp size. Every warp reduces the per-warp partial sums itself, so no broadcast is needed; the
-// closing barrier lets the caller reuse `warp_sums` for the next row.
-__device__ float block_sum(float value, float* warp_sums) {
-  const int lane = threadIdx.x % kWarpSize;
-  const int warp = threadIdx.x / kWarpSize;
-  const int warp_count = blockDim.x / kWarpSize;
-  value = warp_sum(value);
-  if (lane == 0) warp_sums[warp] = value;
-  __syncthreads();
-  value = warp_sum(lane < warp_count ? warp_sums[lane] : 0.0f);
-  __syncthreads();
-  return value;
-}
-
 // Rows are strided over the grid so that any row count fits in gridDim.x. `out` may alias `x`:
 // each element is read in the first pass before the barrier, and rewritten by the thread that
 // reads it in the second.
