@@ -18,6 +18,7 @@
 #include "policy/transformer.h"
 #include "rollout/moe_routing.h"
 #include "tests/random_values.h"
+#include "tests/rollout/hf_fixture_models.h"
 
 using namespace r1::rollout;
 using r1::policy::ModelConfig;
@@ -25,16 +26,7 @@ using r1::policy::ModelConfig;
 namespace {
 
 using r1::test::uniform_floats;
-
-// A family's test fixture config.json with `changes` over it, read by the policy's own reader, so
-// the router settings are the ones that family really gets.
-ModelConfig family_config(const std::string& family, const nlohmann::json& changes) {
-  std::ifstream in(std::string(R1_SOURCE_DIR) + "/tests/fixtures/hf-parity/" + family + "/config.json");
-  REQUIRE(in.good());
-  auto json = nlohmann::json::parse(in);
-  json.merge_patch(changes);
-  return r1::policy::from_config_json(json, family + ".json");
-}
+using r1::test::hf_fixture_config;
 
 // The policy's routing of `logits` [tokens x E]: an MoE layer whose gate is the identity over a
 // hidden size of E, so that the gate's logits are exactly `logits` (x * 1 + 0s is exact in fp32).
@@ -103,7 +95,7 @@ TEST_CASE("route equals the policy's softmax top-k (Qwen3-MoE), with and without
   const auto logits = uniform_floats(size_t(tokens * experts), -3.0f, 3.0f, 11);
   for (const bool norm : {false, true}) {
     CAPTURE(norm);
-    const auto model = family_config(
+    const auto model = hf_fixture_config(
         "qwen3_moe", {{"num_local_experts", experts}, {"num_experts_per_tok", 4}, {"norm_topk_prob", norm}});
     REQUIRE(model.router_score == "softmax");
     const Routing ours = check_against_policy(model, logits, tokens);
@@ -123,7 +115,7 @@ TEST_CASE("route equals the policy's DeepSeek-V3 router: sigmoid, correction bia
   const auto bias = uniform_floats(size_t(experts), -0.05f, 0.05f, 22);
   for (const bool norm : {true, false}) {
     CAPTURE(norm);
-    const auto model = family_config("deepseek_v3", {{"n_routed_experts", experts},
+    const auto model = hf_fixture_config("deepseek_v3", {{"n_routed_experts", experts},
                                                      {"num_experts_per_tok", 4},
                                                      {"n_group", 4},
                                                      {"topk_group", 2},
@@ -153,7 +145,7 @@ TEST_CASE("route equals the policy's DeepSeek-V2 softmax routers: greedy and gro
   const auto logits = uniform_floats(size_t(tokens * experts), -3.0f, 3.0f, 31);
   for (const std::string method : {"greedy", "group_limited_greedy"}) {
     CAPTURE(method);
-    const auto model = family_config("deepseek_v2", {{"n_routed_experts", experts},
+    const auto model = hf_fixture_config("deepseek_v2", {{"n_routed_experts", experts},
                                                      {"num_experts_per_tok", 3},
                                                      {"topk_method", method},
                                                      {"n_group", 4},
@@ -220,7 +212,7 @@ TEST_CASE("route by hand: V3 ranks groups by their top-2 sum, V2 by their best, 
   const Routing r = route(quirk, quirk_logits, 1);
   CHECK(r.expert_ids == std::vector<int32_t>{2, 3});
   CHECK(r.weights == std::vector<float>{0.5f, 0.5f});  // sigmoid(0), unbiased
-  auto model = family_config("deepseek_v3", {{"n_routed_experts", 4},
+  auto model = hf_fixture_config("deepseek_v3", {{"n_routed_experts", 4},
                                              {"num_experts_per_tok", 2},
                                              {"n_group", 2},
                                              {"topk_group", 1},
@@ -232,7 +224,7 @@ TEST_CASE("route by hand: V3 ranks groups by their top-2 sum, V2 by their best, 
 }
 
 TEST_CASE("router_config reads the policy's model config") {
-  const auto v3 = family_config("deepseek_v3", {{"n_routed_experts", 16}, {"n_group", 4}, {"topk_group", 2}});
+  const auto v3 = hf_fixture_config("deepseek_v3", {{"n_routed_experts", 16}, {"n_group", 4}, {"topk_group", 2}});
   const std::vector<float> bias(16, 0.01f);
   const auto config = router_config(v3, bias);
   CHECK(config.scoring == RouterScoring::sigmoid);
@@ -245,7 +237,7 @@ TEST_CASE("router_config reads the policy's model config") {
   CHECK(config.correction_bias == bias);
   CHECK_THROWS_WITH_AS(router_config(v3), doctest::Contains("router_correction_bias"), std::invalid_argument);
 
-  const auto qwen = family_config("qwen3_moe", nlohmann::json::object());
+  const auto qwen = hf_fixture_config("qwen3_moe", nlohmann::json::object());
   CHECK(router_config(qwen).scoring == RouterScoring::softmax);
   CHECK(router_config(qwen).n_group == 1);
   CHECK_THROWS_WITH_AS(router_config(qwen, {0.0f}), doctest::Contains("router_correction_bias"),
