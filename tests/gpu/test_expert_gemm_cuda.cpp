@@ -1,0 +1,144 @@
+// rollout/cuda grouped expert GEMMs and combine against their CPU references
+// (expert_swiglu_reference / expert_down_reference in rollout/expert_ffn.h, combine() in
+// rollout/moe_routing.h) on a random routing at OLMoE's expert count and top-k, sizes that are no
+// multiple of the tiles; a token's output is the same bits alone and in a batch; validation runs
+// without a device.
+#include <cuda_runtime.h>
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "common/error.h"
+#include "rollout/cuda/cuda_check.h"
+#include "rollout/cuda/expert_gemm.h"
+#include "rollout/expert_ffn.h"
+#include "rollout/moe_routing.h"
+#include "tests/gpu/cuda_test_support.h"
+#include "tests/random_values.h"
+
+using namespace r1::rollout;
+using namespace r1::rollout::kernels;
+using r1::gpu_test::DeviceArray;
+using r1::test::uniform_floats;
+
+namespace {
+
+// A routing of `tokens` tokens to `top_k` distinct experts each, weights in (0, 1).
+Routing random_routing(int64_t tokens, int64_t top_k, int64_t experts, uint32_t seed) {
+  std::mt19937 rng(seed);
+  Routing r{tokens, top_k, {}, uniform_floats(size_t(tokens * top_k), 0.05f, 1.0f, seed + 1)};
+  std::vector<int32_t> ids(static_cast<size_t>(experts));
+  for (int64_t t = 0; t < tokens; ++t) {
+    for (int64_t e = 0; e < experts; ++e) ids[size_t(e)] = int32_t(e);
+    std::shuffle(ids.begin(), ids.end(), rng);
+    r.expert_ids.insert(r.expert_ids.end(), ids.begin(), ids.begin() + top_k);
+  }
+  return r;
+}
+
+struct Weights {
+  std::vector<float> gate, up, down;
+};
+
+// The three kernels on the device for `routing` over `perm`; returns [tokens][hidden].
+std::vector<float> moe_on_device(const ExpertPermutation& perm, const Routing& routing, const std::vector<float>& x,
+                                 const Weights& w, const ExpertFfnShape& s, std::vector<float>* h_out = nullptr,
+                                 std::vector<float>* y_out = nullptr) {
+  DeviceArray<float> dx(x), gate(w.gate), up(w.up), down(w.down), weights(routing.weights);
+  DeviceArray<int32_t> offsets(perm.offsets), slot_of_row(perm.slot_of_row), row_of_slot(perm.row_of_slot);
+  DeviceArray<float> h(size_t(perm.capacity * s.intermediate)), y(size_t(perm.capacity * s.hidden));
+  DeviceArray<float> out(size_t(perm.tokens * s.hidden));
+  ExpertGemmParams p{h.get(), dx.get(), gate.get(), up.get(), offsets.get(), slot_of_row.get(), perm.capacity,
+                     perm.tokens, int32_t(perm.top_k), int32_t(s.num_experts), int32_t(perm.tile),
+                     int32_t(s.intermediate), int32_t(s.hidden)};
+  expert_swiglu_forward(p, nullptr);
+  p = {y.get(), h.get(), down.get(), nullptr, offsets.get(), slot_of_row.get(), perm.capacity, perm.tokens,
+       int32_t(perm.top_k), int32_t(s.num_experts), int32_t(perm.tile), int32_t(s.hidden), int32_t(s.intermediate)};
+  expert_down_forward(p, nullptr);
+  moe_combine_forward({out.get(), y.get(), weights.get(), row_of_slot.get(), perm.tokens, perm.capacity,
+                       int32_t(perm.top_k), int32_t(s.hidden)},
+                      nullptr);
+  R1_CUDA_CHECK(cudaDeviceSynchronize());
+  if (h_out) *h_out = h.to_host();
+  if (y_out) *y_out = y.to_host();
+  return out.to_host();
+}
+
+double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
+  if (a.size() != b.size()) return 1e30;
+  double worst = 0.0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    const double d = std::abs(double(a[i]) - double(b[i]));
+    if (!(d <= worst)) worst = d;  // NaN propagates as a failure
+  }
+  return worst;
+}
+
+}  // namespace
+
+TEST_CASE("expert GEMM kernels: parameter validation (no device needed)") {
+  ExpertGemmParams ok{};
+  ok.capacity = 64;
+  ok.tokens = 8;
+  ok.top_k = 2;
+  ok.num_experts = 4;
+  ok.tile = 16;
+  ok.n = 32;
+  ok.k = 16;
+  auto refused = [&](const char* what, auto mutate, bool swiglu = true) {
+    ExpertGemmParams p = ok;
+    mutate(p);
+    CHECK_THROWS_WITH_AS(swiglu ? expert_swiglu_forward(p, nullptr) : expert_down_forward(p, nullptr),
+                         doctest::Contains(what), r1::InternalError);
+  };
+  refused("tile = 8 must be a multiple of 16", [](auto& p) { p.tile = 8; });
+  refused("n = 0", [](auto& p) { p.n = 0; }, false);
+  refused("out, a, w, offsets or slot_of_row is null", [](auto&) {});
+  CHECK_THROWS_WITH_AS(moe_combine_forward({nullptr, nullptr, nullptr, nullptr, 3, 64, 2, 0}, nullptr),
+                       doctest::Contains("hidden = 0"), r1::InternalError);
+  ok.capacity = 0;
+  expert_down_forward(ok, nullptr);  // nothing to launch, null pointers allowed
+}
+
+TEST_CASE("expert GEMM kernels equal the CPU references: SwiGLU, down, combine") {
+  R1_SKIP_WITHOUT_CUDA_DEVICE();
+  const ExpertFfnShape s{64, 200, 72};  // OLMoE's 64 experts, top-8; widths off the 64-column tile
+  const Routing routing = random_routing(100, 8, s.num_experts, 1);
+  const Weights w{uniform_floats(size_t(64 * 72 * 200), -0.1f, 0.1f, 2),
+                  uniform_floats(size_t(64 * 72 * 200), -0.1f, 0.1f, 3),
+                  uniform_floats(size_t(64 * 200 * 72), -0.1f, 0.1f, 4)};
+  const auto x = uniform_floats(size_t(100 * 200), -1.0f, 1.0f, 5);
+  for (const int64_t tile : {16, 64}) {
+    CAPTURE(tile);
+    const ExpertPermutation perm = permute(routing, s.num_experts, tile);
+    std::vector<float> h, y;
+    const auto out = moe_on_device(perm, routing, x, w, s, &h, &y);
+    const auto want_h = expert_swiglu_reference(perm, x, w.gate, w.up, s);
+    const auto want_y = expert_down_reference(perm, want_h, w.down, s);
+    CHECK(max_abs_diff(h, want_h) < 1e-5);
+    CHECK(max_abs_diff(y, expert_down_reference(perm, h, w.down, s)) < 1e-5);
+    CHECK(max_abs_diff(out, combine(perm, routing, y, s.hidden)) < 1e-5);
+    CHECK(max_abs_diff(out, combine(perm, routing, want_y, s.hidden)) < 1e-4);
+  }
+}
+
+TEST_CASE("expert GEMM kernels: a token's output is the same bits alone and in a batch") {
+  R1_SKIP_WITHOUT_CUDA_DEVICE();
+  const ExpertFfnShape s{16, 128, 64};
+  const Weights w{uniform_floats(size_t(16 * 64 * 128), -0.1f, 0.1f, 12),
+                  uniform_floats(size_t(16 * 64 * 128), -0.1f, 0.1f, 13),
+                  uniform_floats(size_t(16 * 128 * 64), -0.1f, 0.1f, 14)};
+  const Routing crowd = random_routing(40, 4, s.num_experts, 11);
+  const auto x = uniform_floats(size_t(40 * 128), -1.0f, 1.0f, 15);
+  const auto all = moe_on_device(permute(crowd, 16, 16), crowd, x, w, s);
+  const int64_t t = 23;  // token 23 alone
+  const Routing alone{1, 4, {crowd.expert_ids.begin() + t * 4, crowd.expert_ids.begin() + (t + 1) * 4},
+                      {crowd.weights.begin() + t * 4, crowd.weights.begin() + (t + 1) * 4}};
+  const std::vector<float> x_alone(x.begin() + t * 128, x.begin() + (t + 1) * 128);
+  const auto one = moe_on_device(permute(alone, 16, 16), alone, x_alone, w, s);
+  CHECK(one == std::vector<float>(all.begin() + t * 128, all.begin() + (t + 1) * 128));
+}
