@@ -13,6 +13,7 @@
 #include "common/error.h"
 #include "policy/models/family.h"
 #include "policy/tokenizer.h"
+#include "rollout/engine_weights.h"
 #include "rollout/paged_engine.h"
 #include "rollout/torch_runner.h"
 
@@ -144,6 +145,30 @@ double decode_step_bytes(const policy::CausalLM& model, int64_t batch, int64_t c
   return bytes + double(batch) * double(context) * double(kv_bytes_per_token);
 }
 
+// The refresh after an optimiser step: an fp32 learner at the shape, the engine's bf16 views of it
+// (EngineWeights), the fastest of three refreshes. Its bytes (read + written) per second compare
+// with the copy bandwidth, which counts both directions too.
+nlohmann::json weight_refresh_row(const std::string& shape, const ShapeBenchOptions& o, const torch::Device& device,
+                                  double bandwidth) {
+  ShapeBenchOptions fp32 = o;
+  fp32.dtype = "float32";
+  const auto learner = shape_model(shape, fp32, device);
+  EngineWeights views(learner, device, torch::kBFloat16);  // built by a first refresh: the warm-up
+  WeightRefresh best = views.last_refresh();
+  for (int i = 0; i < 3; ++i) {
+    const WeightRefresh r = views.refresh();
+    if (r.seconds < best.seconds) best = r;
+  }
+  const double moved = double(best.bytes_read + best.bytes_written);
+  return {{"shape", shape},
+          {"tensors", best.tensors},
+          {"bytes_read", best.bytes_read},
+          {"bytes_written", best.bytes_written},
+          {"ms", best.seconds * 1e3},
+          {"gb_s", moved / best.seconds / 1e9},
+          {"fraction_of_copy_bandwidth", moved / best.seconds / bandwidth}};
+}
+
 nlohmann::json bench_rollout_shapes(const ShapeBenchOptions& o, std::ostream& log) {
   R1_CHECK(o.prompt_tokens >= 1 && o.new_tokens >= 1, "bench rollout: --prompt-tokens and --new-tokens must be >= 1");
   R1_CHECK(o.dtype == "bfloat16" || o.dtype == "float32", "bench rollout: --dtype must be bfloat16 or float32, got '",
@@ -160,8 +185,10 @@ nlohmann::json bench_rollout_shapes(const ShapeBenchOptions& o, std::ostream& lo
   const double bandwidth = copy_bandwidth(device);
   log << "bench rollout: copy bandwidth " << bandwidth / 1e9 << " GB/s on " << device_name << std::endl;
   NoEosTokenizer tokenizer;
-  nlohmann::json results = nlohmann::json::array();
+  nlohmann::json results = nlohmann::json::array(), refreshes = nlohmann::json::array();
   for (const auto& shape : o.shapes) {
+    refreshes.push_back(weight_refresh_row(shape, o, device, bandwidth));
+    log << "bench rollout: weight refresh " << refreshes.back().dump() << std::endl;
     auto model = shape_model(shape, o, device);
     log << "bench rollout: " << shape << ", " << model->num_parameters() << " parameters, "
         << model->config().num_layers << " layers" << std::endl;
@@ -222,6 +249,7 @@ nlohmann::json bench_rollout_shapes(const ShapeBenchOptions& o, std::ostream& lo
           {"prompt_tokens", o.prompt_tokens},
           {"new_tokens", o.new_tokens},
           {"layers", o.layers > 0 ? nlohmann::json(o.layers) : nlohmann::json("as the shape")},
+          {"weight_refresh", refreshes},
           {"results", results}};
 }
 

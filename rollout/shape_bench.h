@@ -23,6 +23,9 @@
 //   with random weights and times generate() (same B, prompt, new tokens, min_new_tokens = new
 //   tokens, sampling); null, with the reason in "hf_note", where python3, the script or
 //   transformers is missing.
+// - weight_refresh, per shape: the refresh after an optimiser step, from an fp32 learner at the
+//   shape into the engine's bf16 views (EngineWeights, rollout/engine_weights.h), the fastest of 3:
+//   ms, bytes read and written, and (read + written) / time against the same copy bandwidth.
 // - layers > 0 cuts every shape to that many layers (a short CPU run); the figures are then for
 //   that depth, and the JSON says so.
 #pragma once

@@ -18,6 +18,15 @@ TorchRunner::TorchRunner(policy::CausalLM model, TorchRunnerOptions options)
   R1_CHECK(options_.cache_bytes > 0, "TorchRunner: cache_bytes must be > 0, got ", options_.cache_bytes);
 }
 
+TorchRunner::TorchRunner(std::shared_ptr<EngineWeights> weights, TorchRunnerOptions options)
+    : TorchRunner(weights->model(), options) {
+  weights_ = std::move(weights);
+}
+
+void TorchRunner::refresh_weights() {
+  if (weights_) weights_->refresh();
+}
+
 KvCacheGeometry TorchRunner::kv_geometry(int64_t block_tokens) const {
   const auto& c = config();
   KvCacheGeometry geometry;

@@ -1,6 +1,6 @@
 // The CPU model runner of the paged engine: the policy's own LibTorch modules (shared with the
-// learner, so a refresh costs nothing) with attention over a paged KV pool instead of the policy's
-// dense cache. It is what the CUDA runner is checked against, and it runs the engine's scheduling,
+// learner, so a refresh costs nothing; or the engine's own bf16 copy, EngineWeights, refreshed in
+// one pass) with attention over a paged KV pool instead of the policy's dense cache. It is what the CUDA runner is checked against, and it runs the engine's scheduling,
 // block sharing and copy on write for real on any machine.
 //
 // Decisions:
@@ -21,7 +21,10 @@
 //   forward per token.
 #pragma once
 
+#include <memory>
+
 #include "policy/transformer.h"
+#include "rollout/engine_weights.h"
 #include "rollout/model_runner.h"
 
 namespace r1::rollout {
@@ -34,6 +37,9 @@ struct TorchRunnerOptions {
 class TorchRunner : public ModelRunner {
  public:
   explicit TorchRunner(policy::CausalLM model, TorchRunnerOptions options = {});
+  // Runs on the engine's own copy of the learner (EngineWeights: bf16 on the GPU, say), which
+  // refresh_weights() re-reads from the learner in one pass.
+  explicit TorchRunner(std::shared_ptr<EngineWeights> weights, TorchRunnerOptions options = {});
 
   int64_t vocab_size() const override { return config().vocab_size; }
   int64_t max_position() const override { return config().max_position; }
@@ -44,7 +50,9 @@ class TorchRunner : public ModelRunner {
   void allocate_cache(int64_t num_blocks, int64_t block_tokens) override;
   void copy_blocks(const std::vector<BlockCopy>& copies) override;
   StepOutputs step(const StepInputs& inputs) override;
-  void refresh_weights() override {}
+  void refresh_weights() override;
+  // What the last refresh moved (all zeros when the runner uses the learner's tensors in place).
+  WeightRefresh last_refresh() const { return weights_ ? weights_->last_refresh() : WeightRefresh{}; }
 
  private:
   // Tokens [offset, offset + count) of step sequence `sequence`.
@@ -64,6 +72,7 @@ class TorchRunner : public ModelRunner {
                           const torch::Tensor& slots, const std::vector<PieceKeys>& keys);
 
   policy::CausalLM model_;
+  std::shared_ptr<EngineWeights> weights_;  // set when the runner has its own copy of the weights
   TorchRunnerOptions options_;
   int64_t block_tokens_ = 0;
   std::vector<torch::Tensor> k_pool_, v_pool_;  // per layer; MLA: k_pool_ only

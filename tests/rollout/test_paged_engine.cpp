@@ -9,6 +9,7 @@
 #include "policy/tokenizer.h"
 #include "rl/token_batch.h"
 #include "rollout/cpu_engine.h"
+#include "rollout/engine_weights.h"
 #include "rollout/paged_engine.h"
 #include "rollout/torch_runner.h"
 #include "tests/rollout/hf_fixture_models.h"
@@ -220,10 +221,11 @@ TEST_CASE("paged engine: in bf16 its logprobs are as close to fp32 as the bf16 l
   params.max_tokens = 16;
   for (const auto& device : devices) {
     CAPTURE(device.str());
-    auto model = tiny_model(6);
-    auto reference = tiny_model(6);  // the same weights in fp32 on the CPU
-    model->to(device, torch::kBFloat16);
-    auto engine = paged(model, tok, small_steps());
+    auto reference = tiny_model(6);  // the fp32 learner on the CPU
+    // The engine's bf16 copy on the device (EngineWeights), which the bf16 learner below also is.
+    auto weights = std::make_shared<rollout::EngineWeights>(reference, device, torch::kBFloat16);
+    auto model = weights->model();
+    rollout::PagedEngine engine(std::make_unique<rollout::TorchRunner>(weights), tok, small_steps());
     const std::vector<rollout::GenerationRequest> requests = {{tok.encode("Sam has 5 pens."), 4, params, 3},
                                                               {tok.encode("Q: 7*6?"), 2, params, 4}};
     const auto results = engine.generate(requests);
@@ -247,4 +249,64 @@ TEST_CASE("paged engine: in bf16 its logprobs are as close to fp32 as the bf16 l
     CHECK(engine_vs_fp32 < 1.5 * learner_vs_fp32);
     CHECK(engine_vs_fp32 > 0);  // really bf16
   }
+}
+
+TEST_CASE("paged engine: bf16 weight views are refreshed from the fp32 learner in one pass after an optimiser step") {
+  policy::ByteTokenizer tok;
+  auto learner = tiny_model(8, "tiny");  // MoE: the router's correction-free gate, experts, shared expert
+  auto weights = std::make_shared<rollout::EngineWeights>(learner, torch::kCPU, torch::kBFloat16);
+  REQUIRE(!weights->shares_learner());
+  auto* runner = new rollout::TorchRunner(weights);
+  rollout::PagedEngine engine(std::unique_ptr<rollout::ModelRunner>(runner), tok, small_steps());
+
+  int64_t tensors = 0, fp32_bytes = 0;
+  for (const auto& p : learner->parameters()) fp32_bytes += p.numel() * 4, ++tensors;
+  for (const auto& b : learner->buffers()) fp32_bytes += b.numel() * int64_t(b.element_size()), ++tensors;
+  const auto& built = weights->last_refresh();  // the construction's fill
+  CHECK(built.tensors == tensors);
+  CHECK(built.bytes_read == fp32_bytes);
+  CHECK(built.bytes_written == fp32_bytes / 2);  // one bf16 write per fp32 read: one pass
+  auto engine_weight = [&] { return weights->model()->model->embed_tokens->weight; };
+  auto learner_weight = [&] { return learner->model->embed_tokens->weight; };
+  CHECK((engine_weight().scalar_type() == torch::kBFloat16));
+  CHECK(torch::equal(engine_weight(), learner_weight().to(torch::kBFloat16)));
+
+  rollout::SamplingParams greedy;
+  greedy.temperature = 0.0;
+  greedy.max_tokens = 12;
+  const std::vector<rollout::GenerationRequest> request = {{tok.encode("Q: 3+4="), 1, greedy, 1}};
+  const auto before = engine.generate(request)[0].samples[0];
+
+  {  // an optimiser step on the learner: push the logits of the engine's own greedy tokens down
+    torch::optim::SGD sgd(learner->parameters(), torch::optim::SGDOptions(0.5));
+    auto ids = torch::tensor(std::vector<int64_t>(request[0].prompt_ids.begin(), request[0].prompt_ids.end())).unsqueeze(0);
+    auto out = learner->forward(ids);
+    auto logp = torch::log_softmax(learner->logits(out.hidden), -1);
+    auto loss = logp[0][-1][before.token_ids[0]];
+    sgd.zero_grad();
+    loss.backward();
+    sgd.step();
+  }
+  CHECK(!torch::equal(engine_weight(), learner_weight().to(torch::kBFloat16)));  // stale until refreshed
+  CHECK(engine.generate(request)[0].samples[0].token_ids == before.token_ids);
+
+  engine.refresh_weights();
+  const rollout::WeightRefresh r = runner->last_refresh();
+  CHECK(r.tensors == tensors);
+  CHECK(r.bytes_read == fp32_bytes);
+  CHECK(r.seconds > 0.0);
+  CHECK(torch::equal(engine_weight(), learner_weight().to(torch::kBFloat16)));
+  MESSAGE("bf16 refresh of ", r.tensors, " tensors, ", r.bytes_read, " bytes read: ", r.seconds * 1e3, " ms");
+  // What the refreshed engine samples is what an engine built fresh from the stepped learner samples.
+  auto fresh = std::make_shared<rollout::EngineWeights>(learner, torch::kCPU, torch::kBFloat16);
+  rollout::PagedEngine rebuilt(std::make_unique<rollout::TorchRunner>(fresh), tok, small_steps());
+  const auto after = engine.generate(request)[0].samples[0];
+  CHECK(after.token_ids == rebuilt.generate(request)[0].samples[0].token_ids);
+  CHECK(after.token_ids != before.token_ids);  // the step moved the greedy choice
+
+  // Same dtype and device: the learner's tensors in place, and a refresh moves nothing.
+  rollout::EngineWeights in_place(learner, torch::kCPU, torch::kFloat32);
+  CHECK(in_place.shares_learner());
+  CHECK(in_place.model().ptr() == learner.ptr());
+  CHECK(in_place.refresh().bytes_read == 0);
 }
