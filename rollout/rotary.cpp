@@ -41,7 +41,8 @@ void apply_rotary_reference(std::vector<float>& x, const std::vector<int32_t>& p
     refuse("cos/sin tables hold " + std::to_string(cos_table.size()) + "/" + std::to_string(sin_table.size()) +
            " floats, not max_position * rope_dim = " + std::to_string(max_position * dim));
   if (tokens == 0) return;
-  const int64_t needed = (tokens - 1) * layout.token_stride + (layout.heads - 1) * layout.head_stride + dim;
+  if (layout.offset < 0) refuse("offset = " + std::to_string(layout.offset));
+  const int64_t needed = layout.offset + (tokens - 1) * layout.token_stride + (layout.heads - 1) * layout.head_stride + dim;
   if (int64_t(x.size()) < needed)
     refuse("x holds " + std::to_string(x.size()) + " floats, the rows need " + std::to_string(needed));
 
@@ -54,7 +55,7 @@ void apply_rotary_reference(std::vector<float>& x, const std::vector<int32_t>& p
     const float* cos = cos_table.data() + p * dim;
     const float* sin = sin_table.data() + p * dim;
     for (int64_t h = 0; h < layout.heads; ++h) {
-      float* row = x.data() + t * layout.token_stride + h * layout.head_stride;
+      float* row = x.data() + layout.offset + t * layout.token_stride + h * layout.head_stride;
       for (int64_t i = 0; i < half; ++i) {  // read the whole row first: interleaved output moves dims
         x1[size_t(i)] = layout.interleaved ? row[2 * i] : row[i];
         x2[size_t(i)] = layout.interleaved ? row[2 * i + 1] : row[i + half];

@@ -12,7 +12,7 @@
 //   or linear scaling and the attention factor already applied). One source of truth for the
 //   frequencies; the engine builds the tables once per model.
 // - Strided rows: head h of token t starts at t * token_stride + h * head_stride floats from the
-//   base, so one routine rotates q and k inside a fused projection buffer, and the decoupled RoPE
+//   base (x + offset), so one routine rotates q and k inside a fused projection buffer, and the decoupled RoPE
 //   dims of MLA (the last rope_dim of each head's q, and the one k_pe row per token) in place.
 // - `interleaved` (DeepSeek's MLA checkpoints): the input dims come as (even, odd) pairs,
 //   x1[i] = x[2i], x2[i] = x[2i + 1]; the output is in rotate-half order (the policy regroups the
@@ -32,6 +32,8 @@ struct RotaryLayout {
   int64_t token_stride = 0;  // floats from one token's first row to the next
   int64_t head_stride = 0;   // floats from one row of a token to the next; rows may not overlap
   bool interleaved = false;  // input dims in (even, odd) pairs (see above)
+  int64_t offset = 0;        // floats before the first row (MLA: q_pe after the nope dims); the
+                             // kernel takes the pointer to the first row instead
 
   // std::invalid_argument naming the field: heads or rope_dim < 1, an odd rope_dim, or strides
   // that would overlap rows (head_stride < rope_dim, token_stride < heads * head_stride).
@@ -39,8 +41,8 @@ struct RotaryLayout {
 };
 
 // Rotates, in place, the rows of `x` (tokens = positions.size()) by the positions' angles. x must
-// hold the last row: (tokens - 1) * token_stride + (heads - 1) * head_stride + rope_dim floats at
-// least. cos_table, sin_table: [max_position][rope_dim].
+// hold the last row: offset + (tokens - 1) * token_stride + (heads - 1) * head_stride + rope_dim
+// floats at least. cos_table, sin_table: [max_position][rope_dim].
 void apply_rotary_reference(std::vector<float>& x, const std::vector<int32_t>& positions,
                             const std::vector<float>& cos_table, const std::vector<float>& sin_table,
                             int64_t max_position, const RotaryLayout& layout);

@@ -176,6 +176,11 @@ nlohmann::json bench_rollout_shapes(const ShapeBenchOptions& o, std::ostream& lo
   R1_CHECK(!o.batches.empty(), "bench rollout: --batches is empty");
   for (int64_t b : o.batches) R1_CHECK(b >= 1, "bench rollout: batch sizes must be >= 1, got ", b);
   for (const auto& shape : o.shapes) rollout_bench_shape(shape);  // unknown names fail before any work
+  R1_CHECK(o.runner == "torch" || o.runner == "cuda", "bench rollout: --runner must be torch or cuda, got '", o.runner, "'");
+  const bool on_cuda_runner = o.runner == "cuda";
+  R1_CHECK(!on_cuda_runner || o.cuda_runner, "bench rollout: --runner cuda, but this build has no CUDA runner (no CUDA toolkit at configure time)");
+  R1_CHECK(!on_cuda_runner || o.dtype == "float32",
+           "bench rollout: --runner cuda runs fp32 weights (its kernels have no bf16 path yet): pass --dtype float32");
   const bool cuda = o.device == "cuda" || (o.device == "auto" && torch::cuda::is_available());
   R1_CHECK(o.device == "auto" || o.device == "cuda" || o.device == "cpu", "bench rollout: --device must be auto, cuda or cpu");
   R1_CHECK(!cuda || torch::cuda::is_available(), "bench rollout: --device cuda, but LibTorch sees no GPU");
@@ -193,19 +198,25 @@ nlohmann::json bench_rollout_shapes(const ShapeBenchOptions& o, std::ostream& lo
     log << "bench rollout: " << shape << ", " << model->num_parameters() << " parameters, "
         << model->config().num_layers << " layers" << std::endl;
     for (int64_t batch : o.batches) {
-      TorchRunnerOptions runner_options;
-      auto probe = TorchRunner(model, runner_options);
       const int64_t block_tokens = 16;
-      const int64_t kv_per_token = probe.kv_geometry(1).bytes_per_block();
+      const int64_t kv_per_token =
+          model_kv_geometry(model->config(), 1, int64_t(model->model->embed_tokens->weight.element_size())).bytes_per_block();
       const int64_t blocks_per_seq = (o.prompt_tokens + o.new_tokens + block_tokens - 1) / block_tokens + 1;
-      runner_options.cache_bytes = batch * blocks_per_seq * block_tokens * kv_per_token;
       PagedEngineConfig config;
       config.block_tokens = block_tokens;
-      config.memory_fraction = 1.0;
+      config.num_blocks = batch * blocks_per_seq;
       config.scheduler.max_running = batch;
       config.scheduler.max_tokens_per_step = std::max<int64_t>(2048, batch);
       config.scheduler.prefill_chunk = 512;
-      PagedEngine engine(std::make_unique<TorchRunner>(model, runner_options), tokenizer, config);
+      std::unique_ptr<ModelRunner> runner;
+      if (on_cuda_runner) {
+        runner = o.cuda_runner(model);
+      } else {
+        TorchRunnerOptions runner_options;
+        runner_options.cache_bytes = config.num_blocks * block_tokens * kv_per_token;
+        runner = std::make_unique<TorchRunner>(model, runner_options);
+      }
+      PagedEngine engine(std::move(runner), tokenizer, config);
 
       std::mt19937_64 rng(o.seed + uint64_t(batch));
       std::uniform_int_distribution<int64_t> token(0, model->config().vocab_size - 1);
@@ -242,7 +253,7 @@ nlohmann::json bench_rollout_shapes(const ShapeBenchOptions& o, std::ostream& lo
     }
   }
   return {{"bench", "rollout"},
-          {"engine", "paged, LibTorch runner"},
+          {"engine", on_cuda_runner ? "paged, CUDA runner (kernels + cuBLAS)" : "paged, LibTorch runner"},
           {"device", device_name},
           {"dtype", o.dtype},
           {"copy_bandwidth_gb_s", bandwidth / 1e9},

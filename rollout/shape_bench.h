@@ -26,18 +26,24 @@
 // - weight_refresh, per shape: the refresh after an optimiser step, from an fp32 learner at the
 //   shape into the engine's bf16 views (EngineWeights, rollout/engine_weights.h), the fastest of 3:
 //   ms, bytes read and written, and (read + written) / time against the same copy bandwidth.
+// - runner: "torch" (the LibTorch runner, rollout/torch_runner.h) or "cuda" (the CUDA runner of
+//   the kernels, rollout/cuda/cuda_runner.h, passed in as cuda_runner by a build that has it; it
+//   runs fp32 weights, so it needs dtype float32). The JSON's "engine" names the one measured.
 // - layers > 0 cuts every shape to that many layers (a short CPU run); the figures are then for
 //   that depth, and the JSON says so.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <iosfwd>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "policy/transformer.h"
+#include "rollout/model_runner.h"
 
 namespace r1::rollout {
 
@@ -51,6 +57,9 @@ struct ShapeBenchOptions {
   std::string dtype = "bfloat16";     // or float32
   std::string hf_script = "scripts/hf_generate_bench.py";  // empty: no transformers baseline
   uint64_t seed = 0;
+  std::string runner = "torch";       // or cuda (Decisions)
+  // Builds the CUDA runner over a model; empty in a build without CUDA.
+  std::function<std::unique_ptr<ModelRunner>(policy::CausalLM)> cuda_runner;
 };
 
 // The HF config.json of a bench shape; UserError naming the known shapes otherwise.

@@ -27,11 +27,10 @@ void TorchRunner::refresh_weights() {
   if (weights_) weights_->refresh();
 }
 
-KvCacheGeometry TorchRunner::kv_geometry(int64_t block_tokens) const {
-  const auto& c = config();
+KvCacheGeometry model_kv_geometry(const policy::ModelConfig& c, int64_t block_tokens, int64_t bytes_per_element) {
   KvCacheGeometry geometry;
   geometry.layers = c.num_layers;
-  geometry.bytes_per_element = int64_t(model_->model->embed_tokens->weight.element_size());
+  geometry.bytes_per_element = bytes_per_element;
   geometry.block_tokens = block_tokens;
   if (c.is_mla()) {
     geometry.kv_heads = 1;
@@ -42,6 +41,10 @@ KvCacheGeometry TorchRunner::kv_geometry(int64_t block_tokens) const {
     geometry.head_dim = c.head_dim;
   }
   return geometry;
+}
+
+KvCacheGeometry TorchRunner::kv_geometry(int64_t block_tokens) const {
+  return model_kv_geometry(config(), block_tokens, int64_t(model_->model->embed_tokens->weight.element_size()));
 }
 
 void TorchRunner::allocate_cache(int64_t num_blocks, int64_t block_tokens) {

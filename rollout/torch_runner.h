@@ -29,6 +29,10 @@
 
 namespace r1::rollout {
 
+// The paged pool's shape for `c`: K and V per kv head (GQA), or one absorbed-MLA row per token
+// (latent + RoPE key, kv_heads 1, shared_kv). Every runner of the policy's models uses it.
+KvCacheGeometry model_kv_geometry(const policy::ModelConfig& c, int64_t block_tokens, int64_t bytes_per_element);
+
 struct TorchRunnerOptions {
   bool batch_invariant = false;
   int64_t cache_bytes = int64_t{256} << 20;  // what free_cache_bytes() reports: the KV pool's budget

@@ -19,6 +19,9 @@
 #include "rollout/cpu_engine.h"
 #include "rollout/paged_engine.h"
 #include "rollout/shape_bench.h"
+#if defined(R1_HAVE_CUDA_RUNNER)
+#include "rollout/cuda/cuda_runner.h"
+#endif
 #include "rollout/torch_runner.h"
 #include "stages/cli.h"
 #include "stages/cpu_threads.h"
@@ -242,6 +245,13 @@ void add_bench_commands(CLI::App& app) {
       ->capture_default_str();
   rollout_cmd->add_option("--device", shapes->device, "with --shapes: auto, cuda or cpu")->capture_default_str();
   rollout_cmd->add_option("--dtype", shapes->dtype, "with --shapes: bfloat16 or float32")->capture_default_str();
+  rollout_cmd->add_option("--runner", shapes->runner, "with --shapes: torch (LibTorch) or cuda (the CUDA kernels; fp32)")
+      ->capture_default_str();
+#if defined(R1_HAVE_CUDA_RUNNER)
+  shapes->cuda_runner = [](policy::CausalLM model) -> std::unique_ptr<rollout::ModelRunner> {
+    return std::make_unique<rollout::CudaRunner>(model);
+  };
+#endif
   rollout_cmd->add_option("--hf-script", shapes->hf_script, "with --shapes: the transformers baseline ('' skips it)")
       ->capture_default_str();
   rollout_cmd->callback([options, shapes, shapes_opt, rollout_cmd] {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "rollout/cuda/cuda_check.h"
+#include "rollout/cuda/device_array.h"
 
 namespace r1::gpu_test {
 
@@ -39,30 +40,7 @@ inline bool cuda_device_present(std::string& reason) {
     }                                                                       \
   } while (0)
 
-// A device array that frees itself; copies in and out of host vectors.
-template <class T>
-class DeviceArray {
- public:
-  explicit DeviceArray(size_t count) : count_(count) {
-    R1_CUDA_CHECK(cudaMalloc(&data_, std::max<size_t>(count, 1) * sizeof(T)));
-  }
-  explicit DeviceArray(const std::vector<T>& host) : DeviceArray(host.size()) {
-    R1_CUDA_CHECK(cudaMemcpy(data_, host.data(), count_ * sizeof(T), cudaMemcpyHostToDevice));
-  }
-  ~DeviceArray() { cudaFree(data_); }
-  DeviceArray(const DeviceArray&) = delete;
-  DeviceArray& operator=(const DeviceArray&) = delete;
-
-  T* get() const { return data_; }
-  std::vector<T> to_host() const {
-    std::vector<T> host(count_);
-    R1_CUDA_CHECK(cudaMemcpy(host.data(), data_, count_ * sizeof(T), cudaMemcpyDeviceToHost));
-    return host;
-  }
-
- private:
-  T* data_ = nullptr;
-  size_t count_;
-};
+// The runner's device array (rollout/cuda/device_array.h): frees itself, copies in and out of host vectors.
+using rollout::kernels::DeviceArray;
 
 }  // namespace r1::gpu_test

@@ -13,7 +13,7 @@
 #include "common/error.h"
 #include "rollout/cuda/cuda_check.h"
 #include "rollout/cuda/rmsnorm.h"
-#include "rollout/cuda/rmsnorm_reference.h"
+#include "rollout/rmsnorm_reference.h"
 #include "tests/gpu/cuda_test_support.h"
 #include "tests/random_values.h"
 

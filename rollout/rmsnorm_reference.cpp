@@ -1,5 +1,5 @@
-// The CPU reference for rollout/cuda/rmsnorm.cu: the formula, written plainly, in double.
-#include "rollout/cuda/rmsnorm_reference.h"
+// The CPU reference for rollout/cuda/rmsnorm.cu (see the header): the formula, written plainly, in double.
+#include "rollout/rmsnorm_reference.h"
 
 #include <cmath>
 

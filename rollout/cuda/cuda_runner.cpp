@@ -1,0 +1,482 @@
+// CudaRunner: the step of rollout/reference_runner.cpp, on the device (see the header).
+#include "rollout/cuda/cuda_runner.h"
+
+#include <algorithm>
+
+#include "common/error.h"
+#include "rollout/cuda/cublas_check.h"
+#include "rollout/cuda/cuda_check.h"
+#include "rollout/cuda/expert_gemm.h"
+#include "rollout/cuda/fused_sampling.h"
+#include "rollout/cuda/moe_permute.h"
+#include "rollout/cuda/moe_router.h"
+#include "rollout/cuda/paged_prefill_attention.h"
+#include "rollout/cuda/rmsnorm.h"
+#include "rollout/cuda/rope.h"
+#include "rollout/cuda/runner_ops.h"
+#include "rollout/model_tensors.h"
+#include "rollout/rotary_tables.h"
+#include "rollout/torch_runner.h"  // model_kv_geometry
+
+namespace r1::rollout {
+
+namespace k = kernels;
+
+namespace {
+
+template <class T>
+T* put(kernels::DeviceArray<T>& dst, const std::vector<T>& host, cudaStream_t stream) {
+  T* ptr = dst.ensure(host.size());
+  if (!host.empty()) R1_CUDA_CHECK(cudaMemcpyAsync(ptr, host.data(), host.size() * sizeof(T), cudaMemcpyHostToDevice, stream));
+  return ptr;
+}
+
+template <class T>
+std::vector<T> fetch(const T* src, size_t count, cudaStream_t stream) {
+  std::vector<T> host(count);
+  if (count > 0) R1_CUDA_CHECK(cudaMemcpyAsync(host.data(), src, count * sizeof(T), cudaMemcpyDeviceToHost, stream));
+  R1_CUDA_CHECK(cudaStreamSynchronize(stream));
+  return host;
+}
+
+// Copies rows of `width` floats between strided buffers on the device.
+void copy_rows(float* dst, int64_t dst_stride, const float* src, int64_t src_stride, int64_t width, int64_t rows,
+               cudaStream_t stream) {
+  if (rows == 0) return;
+  R1_CUDA_CHECK(cudaMemcpy2DAsync(dst, size_t(dst_stride) * sizeof(float), src, size_t(src_stride) * sizeof(float),
+                                  size_t(width) * sizeof(float), size_t(rows), cudaMemcpyDeviceToDevice, stream));
+}
+
+}  // namespace
+
+CudaRunner::CudaRunner(policy::CausalLM model) : model_(std::move(model)) {
+  int devices = 0;
+  const cudaError_t found = cudaGetDeviceCount(&devices);
+  if (found != cudaSuccess) cudaGetLastError();  // clear it: it is reported below, not by a later call
+  R1_CHECK(found == cudaSuccess && devices > 0, "the CUDA runner needs a CUDA device, and there is none (",
+           found == cudaSuccess ? std::string("cudaGetDeviceCount found 0") : detail::cuda_status_text(found), ")");
+  R1_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+  R1_CUBLAS_CHECK(cublasCreate(&blas_));
+  R1_CUBLAS_CHECK(cublasSetStream(blas_, stream_));
+  R1_CUBLAS_CHECK(cublasSetMathMode(blas_, CUBLAS_DEFAULT_MATH));  // fp32 FMAs, no TF32
+  const auto tables = rotary_tables(config());
+  rope_cos_.upload(tables.cos);
+  rope_sin_.upload(tables.sin);
+  refresh_weights();
+}
+
+CudaRunner::~CudaRunner() {
+  if (blas_) cublasDestroy(blas_);
+  if (stream_) cudaStreamDestroy(stream_);
+}
+
+void CudaRunner::upload(DeviceArray<float>& dst, const torch::Tensor& t) {
+  if (!t.defined()) {
+    dst = DeviceArray<float>();
+    return;
+  }
+  const auto src = t.detach().to(torch::kFloat32).contiguous();
+  dst.ensure(size_t(src.numel()));
+  // Default: the source may be a CPU LibTorch's host tensor or a CUDA LibTorch's device tensor.
+  R1_CUDA_CHECK(cudaMemcpy(dst.get(), src.data_ptr<float>(), size_t(src.numel()) * sizeof(float), cudaMemcpyDefault));
+  weight_bytes_ += src.numel() * int64_t(sizeof(float));
+}
+
+void CudaRunner::upload(Linear& dst, const torch::Tensor& weight, const torch::Tensor& bias) {
+  dst.out = weight.defined() ? weight.size(0) : 0;
+  dst.in = weight.defined() ? weight.size(1) : 0;
+  upload(dst.weight, weight);
+  upload(dst.bias, bias);
+}
+
+void CudaRunner::refresh_weights() {
+  torch::NoGradGuard no_grad;
+  weight_bytes_ = 0;
+  const auto t = model_tensors(model_);
+  auto linear_of = [&](Linear& dst, const LinearTensors& src) { upload(dst, src.weight, src.bias); };
+  auto mlp_of = [&](Mlp& dst, const MlpTensors& src) {
+    linear_of(dst.gate, src.gate);
+    linear_of(dst.up, src.up);
+    linear_of(dst.down, src.down);
+  };
+  upload(embed_, t.embed);
+  upload(final_norm_, t.final_norm);
+  upload(lm_head_, t.lm_head);
+  scale_ = static_cast<float>(t.attention_scale);
+  layers_.resize(t.layers.size());
+  for (size_t i = 0; i < t.layers.size(); ++i) {
+    const auto& l = t.layers[i];
+    Layer& layer = layers_[i];
+    upload(layer.input_norm, l.input_norm);
+    upload(layer.post_norm, l.post_norm);
+    using Projection = std::pair<Linear*, const LinearTensors*>;
+    for (auto [dst, src] : std::initializer_list<Projection>{{&layer.q, &l.q}, {&layer.k, &l.k}, {&layer.v, &l.v},
+                                                            {&layer.o, &l.o}, {&layer.q_a, &l.q_a}, {&layer.q_b, &l.q_b},
+                                                            {&layer.kv_a, &l.kv_a}, {&layer.kv_b, &l.kv_b}})
+      linear_of(*dst, *src);
+    upload(layer.q_norm, l.q_norm);
+    upload(layer.k_norm, l.k_norm);
+    upload(layer.q_a_norm, l.q_a_norm);
+    upload(layer.kv_a_norm, l.kv_a_norm);
+    layer.moe = l.moe;
+    if (l.moe) {
+      upload(layer.router, l.router);
+      layer.routing = router_config(config(), host_floats(l.correction_bias));
+      upload(layer.correction_bias, l.correction_bias);
+      upload(layer.w_gate, l.w_gate);
+      upload(layer.w_up, l.w_up);
+      upload(layer.w_down, l.w_down);
+      layer.has_shared = l.has_shared;
+      if (l.has_shared) {
+        mlp_of(layer.shared, l.shared);
+        linear_of(layer.shared_gate, l.shared_gate);
+      }
+    } else {
+      mlp_of(layer.mlp, l.mlp);
+    }
+  }
+}
+
+KvCacheGeometry CudaRunner::kv_geometry(int64_t block_tokens) const {
+  return model_kv_geometry(config(), block_tokens, int64_t(sizeof(float)));
+}
+
+int64_t CudaRunner::free_cache_bytes() const {
+  size_t free = 0, total = 0;
+  R1_CUDA_CHECK(cudaMemGetInfo(&free, &total));
+  const int64_t reserve = std::min<int64_t>(int64_t(free) / 4, int64_t{2} << 30);  // scratch
+  return int64_t(free) - reserve;
+}
+
+void CudaRunner::allocate_cache(int64_t num_blocks, int64_t block_tokens) {
+  R1_CHECK(num_blocks >= 1 && block_tokens >= 1, "CudaRunner: allocate_cache(", num_blocks, ", ", block_tokens, ")");
+  const auto geometry = kv_geometry(block_tokens);
+  const auto floats = size_t(num_blocks * block_tokens * geometry.kv_heads * geometry.head_dim);
+  k_pool_.clear();
+  v_pool_.clear();
+  for (int64_t l = 0; l < geometry.layers; ++l) {
+    k_pool_.emplace_back(floats);
+    R1_CUDA_CHECK(cudaMemsetAsync(k_pool_.back().get(), 0, floats * sizeof(float), stream_));
+    if (!geometry.shared_kv) {
+      v_pool_.emplace_back(floats);
+      R1_CUDA_CHECK(cudaMemsetAsync(v_pool_.back().get(), 0, floats * sizeof(float), stream_));
+    }
+  }
+  block_tokens_ = block_tokens;
+  num_blocks_ = num_blocks;
+}
+
+void CudaRunner::copy_blocks(const std::vector<BlockCopy>& copies) {
+  const auto geometry = kv_geometry(block_tokens_);
+  const int64_t row = geometry.kv_heads * geometry.head_dim;
+  for (const auto& copy : copies)
+    for (auto* pools : {&k_pool_, &v_pool_})
+      for (auto& pool : *pools)
+        R1_CUDA_CHECK(cudaMemcpyAsync(pool.get() + int64_t(copy.dst) * block_tokens_ * row,
+                                      pool.get() + int64_t(copy.src) * block_tokens_ * row,
+                                      size_t(copy.tokens * row) * sizeof(float), cudaMemcpyDeviceToDevice, stream_));
+}
+
+void CudaRunner::linear(const Linear& l, const float* x, int64_t rows, float* y) {
+  R1_ASSERT(l.out > 0, "CudaRunner: a linear layer the model does not have");
+  if (rows == 0) return;
+  // Row-major y = x W^T is column-major y^T = W^T(col-major view of W) x^T.
+  const float one = 1.0f, zero = 0.0f;
+  R1_CUBLAS_CHECK(cublasSgemm(blas_, CUBLAS_OP_T, CUBLAS_OP_N, int(l.out), int(rows), int(l.in), &one, l.weight.get(),
+                              int(l.in), x, int(l.in), &zero, y, int(l.out)));
+  if (!l.bias.empty()) k::add_bias_forward(y, l.bias.get(), rows, l.out, stream_);
+}
+
+void CudaRunner::mlp(const Mlp& m, const float* x, int64_t rows, float* y) {
+  const auto width = size_t(rows * m.gate.out);
+  float* gate = s_.c.ensure(width);
+  float* up = s_.d.ensure(width);
+  linear(m.gate, x, rows, gate);
+  linear(m.up, x, rows, up);
+  k::swiglu_forward(gate, up, int64_t(width), stream_);
+  linear(m.down, gate, rows, y);
+}
+
+void CudaRunner::rmsnorm(float* out, const float* x, const DeviceArray<float>& weight, int64_t rows, int64_t cols,
+                         double eps) {
+  k::rmsnorm_forward({out, x, weight.get(), rows, cols, static_cast<float>(eps)}, stream_);
+}
+
+void CudaRunner::rope(float* x, int64_t tokens, int64_t heads, int64_t token_stride, int64_t head_stride) {
+  const auto& c = config();
+  k::RopeParams p{};
+  p.x = x;
+  p.cos_table = rope_cos_.get();
+  p.sin_table = rope_sin_.get();
+  p.positions = s_.positions.get();
+  p.tokens = tokens;
+  p.heads = int32_t(heads);
+  p.rope_dim = int32_t(c.rope_dim());
+  p.token_stride = token_stride;
+  p.head_stride = head_stride;
+  p.max_position = int32_t(c.max_position);
+  p.interleaved = c.is_mla() && c.rope_interleave;
+  k::rope_forward(p, stream_);
+}
+
+namespace {
+k::PagedPrefillAttentionParams attention_params(const StepInputs& in, int64_t num_blocks, int64_t block_tokens,
+                                                const int32_t* tables, const int32_t* query_seqs,
+                                                const int32_t* positions) {
+  k::PagedPrefillAttentionParams p{};
+  p.block_tables = tables;
+  p.query_seqs = query_seqs;
+  p.query_positions = positions;
+  p.tokens = int64_t(in.tokens.size());
+  p.num_seqs = int64_t(in.sequences.size());
+  p.num_blocks = num_blocks;
+  p.block_tokens = int32_t(block_tokens);
+  p.max_blocks = int32_t(in.max_blocks);
+  return p;
+}
+}  // namespace
+
+void CudaRunner::gqa_attention(int64_t index, const StepInputs& in, float* out) {
+  const auto& c = config();
+  const Layer& layer = layers_[size_t(index)];
+  const int64_t n = int64_t(in.tokens.size()), heads = c.num_heads, kv_heads = c.num_kv_heads, d = c.head_dim;
+  float* q = s_.q.ensure(size_t(n * heads * d));
+  float* key = s_.k.ensure(size_t(n * kv_heads * d));
+  float* value = s_.v.ensure(size_t(n * kv_heads * d));
+  linear(layer.q, s_.normed.get(), n, q);
+  linear(layer.k, s_.normed.get(), n, key);
+  linear(layer.v, s_.normed.get(), n, value);
+  if (!layer.q_norm.empty()) {  // Qwen3: per-head RMSNorm before the rotation
+    rmsnorm(q, q, layer.q_norm, n * heads, d, c.rms_norm_eps);
+    rmsnorm(key, key, layer.k_norm, n * kv_heads, d, c.rms_norm_eps);
+  }
+  rope(q, n, heads, heads * d, d);
+  rope(key, n, kv_heads, kv_heads * d, d);
+  const int64_t pool_rows = num_blocks_ * block_tokens_;
+  k::scatter_rows_forward(k_pool_[size_t(index)].get(), key, s_.slots.get(), n, kv_heads * d, kv_heads * d, pool_rows, stream_);
+  k::scatter_rows_forward(v_pool_[size_t(index)].get(), value, s_.slots.get(), n, kv_heads * d, kv_heads * d, pool_rows,
+                          stream_);
+  auto p = attention_params(in, num_blocks_, block_tokens_, s_.block_tables.get(), s_.query_seqs.get(), s_.positions.get());
+  p.out = s_.attn.ensure(size_t(n * heads * d));
+  p.q = q;
+  p.k_pool = k_pool_[size_t(index)].get();
+  p.v_pool = v_pool_[size_t(index)].get();
+  p.q_heads = int32_t(heads);
+  p.kv_heads = int32_t(kv_heads);
+  p.key_dim = p.value_dim = p.value_stride = int32_t(d);
+  p.scale = scale_;
+  k::paged_prefill_attention_forward(p, stream_);
+  linear(layer.o, p.out, n, out);
+}
+
+void CudaRunner::mla_attention(int64_t index, const StepInputs& in, float* out) {
+  const auto& c = config();
+  const Layer& layer = layers_[size_t(index)];
+  const int64_t n = int64_t(in.tokens.size()), heads = c.num_heads;
+  const int64_t nope = c.qk_nope_head_dim, rope_dims = c.qk_rope_head_dim, rank = c.kv_lora_rank, vdim = c.v_head_dim;
+  const int64_t qk = nope + rope_dims, row = rank + rope_dims;
+  const float one = 1.0f, zero = 0.0f;
+
+  float* q = s_.q.ensure(size_t(n * heads * qk));
+  if (layer.q_a.out > 0) {
+    float* qa = s_.a.ensure(size_t(n * layer.q_a.out));
+    linear(layer.q_a, s_.normed.get(), n, qa);
+    rmsnorm(qa, qa, layer.q_a_norm, n, layer.q_a.out, 1e-6);
+    linear(layer.q_b, qa, n, q);
+  } else {
+    linear(layer.q, s_.normed.get(), n, q);
+  }
+  float* compressed = s_.k.ensure(size_t(n * row));  // [n][latent | k_pe]
+  float* latent = s_.v.ensure(size_t(n * rank));
+  linear(layer.kv_a, s_.normed.get(), n, compressed);
+  copy_rows(latent, rank, compressed, row, rank, n, stream_);  // the latent part, dense, normalised
+  rmsnorm(latent, latent, layer.kv_a_norm, n, rank, 1e-6);
+  copy_rows(compressed, row, latent, rank, rank, n, stream_);
+  rope(q + nope, n, heads, heads * qk, qk);
+  rope(compressed + rank, n, 1, row, rope_dims);
+  float* pool = k_pool_[size_t(index)].get();
+  k::scatter_rows_forward(pool, compressed, s_.slots.get(), n, row, row, num_blocks_ * block_tokens_, stream_);
+
+  // Head h's query: [q_nope_h W_uk_h | q_pe_h]. kv_b's weight is [heads][nope + vdim][rank]; in
+  // column-major terms W_uk_h is rank x nope (ld rank), q_nope_h^T nope x n (ld heads * qk).
+  const float* w = layer.kv_b.weight.get();
+  float* query = s_.b.ensure(size_t(n * heads * row));
+  R1_CUBLAS_CHECK(cublasSgemmStridedBatched(blas_, CUBLAS_OP_N, CUBLAS_OP_N, int(rank), int(n), int(nope), &one, w,
+                                            int(rank), (nope + vdim) * rank, q, int(heads * qk), qk, &zero, query,
+                                            int(heads * row), row, int(heads)));
+  copy_rows(query + rank, row, q + nope, qk, rope_dims, n * heads, stream_);
+
+  auto p = attention_params(in, num_blocks_, block_tokens_, s_.block_tables.get(), s_.query_seqs.get(), s_.positions.get());
+  p.out = s_.c.ensure(size_t(n * heads * rank));  // the latent average per head
+  p.q = query;
+  p.k_pool = p.v_pool = pool;
+  p.q_heads = int32_t(heads);
+  p.kv_heads = 1;
+  p.key_dim = p.value_stride = int32_t(row);
+  p.value_dim = int32_t(rank);
+  p.scale = scale_;
+  k::paged_prefill_attention_forward(p, stream_);
+
+  // Lift by W_uv_h ([vdim][rank] rows of kv_b after the nope ones): out_h = avg_h W_uv_h^T.
+  float* lifted = s_.d.ensure(size_t(n * heads * vdim));
+  R1_CUBLAS_CHECK(cublasSgemmStridedBatched(blas_, CUBLAS_OP_T, CUBLAS_OP_N, int(vdim), int(n), int(rank), &one,
+                                            w + nope * rank, int(rank), (nope + vdim) * rank, p.out, int(heads * rank),
+                                            rank, &zero, lifted, int(heads * vdim), vdim, int(heads)));
+  linear(layer.o, lifted, n, out);
+}
+
+void CudaRunner::feed_forward(const Layer& layer, int64_t tokens, float* out) {
+  const float* x = s_.normed.get();
+  if (!layer.moe) return mlp(layer.mlp, x, tokens, out);
+  const auto& c = config();
+  const int64_t hidden = c.hidden_size, experts = c.num_experts, top_k = c.num_experts_per_token;
+  const int32_t tile = k::kExpertGemmTileRows;
+  const RouterConfig& r = layer.routing;
+
+  float* logits = s_.a.ensure(size_t(tokens * experts));
+  linear(layer.router, x, tokens, logits);
+  k::MoeRouterParams route{};
+  route.expert_ids = s_.expert_ids.ensure(size_t(tokens * top_k));
+  route.weights = s_.router_weights.ensure(size_t(tokens * top_k));
+  route.logits = logits;
+  route.correction_bias = layer.correction_bias.empty() ? nullptr : layer.correction_bias.get();
+  route.tokens = tokens;
+  route.num_experts = int32_t(experts);
+  route.top_k = int32_t(top_k);
+  route.n_group = int32_t(r.n_group);
+  route.topk_group = int32_t(r.topk_group);
+  route.sigmoid = r.scoring == RouterScoring::sigmoid;
+  route.norm_topk_prob = r.norm_topk_prob;
+  route.routed_scaling_factor = static_cast<float>(r.routed_scaling_factor);
+  k::moe_router_forward(route, stream_);
+
+  const int64_t capacity = permuted_capacity(tokens, top_k, experts, tile);
+  k::MoePermuteParams perm{};
+  perm.counts = s_.counts.ensure(size_t(experts));
+  perm.offsets = s_.offsets.ensure(size_t(experts + 1));
+  perm.row_of_slot = s_.row_of_slot.ensure(size_t(tokens * top_k));
+  perm.slot_of_row = s_.slot_of_row.ensure(size_t(capacity));
+  perm.workspace = s_.permute_workspace.ensure(k::moe_permute_workspace_bytes(tokens * top_k, int32_t(experts)));
+  perm.expert_ids = route.expert_ids;
+  perm.tokens = tokens;
+  perm.top_k = int32_t(top_k);
+  perm.num_experts = int32_t(experts);
+  perm.tile = tile;
+  perm.capacity = capacity;
+  k::moe_permute_forward(perm, stream_);
+
+  k::ExpertGemmParams gemm{};
+  gemm.offsets = perm.offsets;
+  gemm.slot_of_row = perm.slot_of_row;
+  gemm.capacity = capacity;
+  gemm.tokens = tokens;
+  gemm.top_k = int32_t(top_k);
+  gemm.num_experts = int32_t(experts);
+  gemm.tile = tile;
+  k::ExpertGemmParams up = gemm;  // gate/up with SwiGLU: x through the permutation -> h
+  up.out = s_.b.ensure(size_t(capacity * c.expert_intermediate_size));
+  up.a = x;
+  up.w = layer.w_gate.get();
+  up.w_up = layer.w_up.get();
+  up.n = int32_t(c.expert_intermediate_size);
+  up.k = int32_t(hidden);
+  k::expert_swiglu_forward(up, stream_);
+  k::ExpertGemmParams down = gemm;  // h -> y, row by row
+  down.out = s_.v.ensure(size_t(capacity * hidden));
+  down.a = up.out;
+  down.w = layer.w_down.get();
+  down.w_up = nullptr;
+  down.n = int32_t(hidden);
+  down.k = int32_t(c.expert_intermediate_size);
+  k::expert_down_forward(down, stream_);
+  k::moe_combine_forward({out, down.out, route.weights, perm.row_of_slot, tokens, capacity, int32_t(top_k),
+                          int32_t(hidden)},
+                         stream_);
+
+  if (layer.has_shared) {  // added after the routed experts, as transformers
+    float* shared = s_.attn.ensure(size_t(tokens * hidden));
+    mlp(layer.shared, x, tokens, shared);
+    if (layer.shared_gate.out > 0) {  // Qwen2-MoE: sigmoid(x . w) per token
+      float* gate = s_.k.ensure(size_t(tokens));
+      linear(layer.shared_gate, x, tokens, gate);
+      k::sigmoid_scale_rows_forward(shared, gate, tokens, hidden, stream_);
+    }
+    k::add_forward(out, shared, tokens * hidden, stream_);
+  }
+}
+
+StepOutputs CudaRunner::step(const StepInputs& in) {
+  R1_ASSERT(!k_pool_.empty(), "CudaRunner::step before allocate_cache");
+  const auto& c = config();
+  const int64_t n = int64_t(in.tokens.size()), hidden = c.hidden_size;
+  R1_ASSERT(int64_t(in.positions.size()) == n && int64_t(in.slots.size()) == n, "CudaRunner: ", n, " tokens but ",
+            in.positions.size(), " positions and ", in.slots.size(), " slots");
+  StepOutputs outputs;
+  if (n == 0) return outputs;
+  std::vector<int32_t> query_seqs(size_t(n), -1);
+  for (const auto& seq : in.sequences)
+    for (int64_t t = 0; t < seq.length; ++t) query_seqs[size_t(seq.begin + t)] = int32_t(seq.table);
+  const int32_t* tokens = put(s_.tokens, in.tokens, stream_);
+  put(s_.positions, in.positions, stream_);
+  put(s_.slots, in.slots, stream_);
+  put(s_.query_seqs, query_seqs, stream_);
+  put(s_.block_tables, in.block_tables, stream_);
+
+  float* x = s_.x.ensure(size_t(n * hidden));
+  float* normed = s_.normed.ensure(size_t(n * hidden));
+  float* out = s_.out.ensure(size_t(n * hidden));
+  k::gather_rows_forward(x, embed_.get(), tokens, n, hidden, c.vocab_size, stream_);
+  std::vector<std::vector<int32_t>> chosen;  // per MoE layer, [n][top_k]
+  for (int64_t l = 0; l < int64_t(layers_.size()); ++l) {
+    const Layer& layer = layers_[size_t(l)];
+    rmsnorm(normed, x, layer.input_norm, n, hidden, c.rms_norm_eps);
+    if (c.is_mla()) mla_attention(l, in, out);
+    else gqa_attention(l, in, out);
+    k::add_forward(x, out, n * hidden, stream_);
+    rmsnorm(normed, x, layer.post_norm, n, hidden, c.rms_norm_eps);
+    feed_forward(layer, n, out);
+    k::add_forward(x, out, n * hidden, stream_);
+    if (layer.moe && in.record_experts)
+      chosen.push_back(fetch(s_.expert_ids.get(), size_t(n * c.num_experts_per_token), stream_));
+  }
+  rmsnorm(x, x, final_norm_, n, hidden, c.rms_norm_eps);
+
+  if (in.record_experts && !chosen.empty()) {  // [n][moe layers][top_k]
+    const int64_t top_k = c.num_experts_per_token;
+    for (int64_t t = 0; t < n; ++t)
+      for (const auto& layer : chosen)
+        outputs.routed_experts.insert(outputs.routed_experts.end(), layer.begin() + t * top_k,
+                                      layer.begin() + (t + 1) * top_k);
+  }
+  if (in.draws.empty()) {
+    R1_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    return outputs;
+  }
+  const int64_t draws = int64_t(in.draws.size()), vocab = c.vocab_size;
+  std::vector<int32_t> rows;
+  std::vector<FusedSamplingParams> params;
+  for (const auto& draw : in.draws) {
+    R1_ASSERT(draw.token >= 0 && draw.token < n, "CudaRunner: draw of token ", draw.token, " of ", n);
+    validate_sampling_params(draw.params);
+    rows.push_back(int32_t(draw.token));
+    params.push_back(draw.params);
+  }
+  float* drawn = s_.a.ensure(size_t(draws * hidden));
+  k::gather_rows_forward(drawn, x, put(s_.draw_rows, rows, stream_), draws, hidden, n, stream_);
+  float* logits = s_.logits.ensure(size_t(draws * vocab));
+  linear(lm_head_, drawn, draws, logits);
+  k::FusedSamplingKernelParams sample{};
+  sample.tokens = s_.sampled.ensure(size_t(draws));
+  sample.logprobs = s_.logprobs.ensure(size_t(draws));
+  sample.logits = logits;
+  sample.params = put(s_.params, params, stream_);
+  sample.seqs = draws;
+  sample.vocab = vocab;
+  k::fused_sampling_forward(sample, stream_);
+  const auto ids = fetch(sample.tokens, size_t(draws), stream_);
+  const auto logprobs = fetch(sample.logprobs, size_t(draws), stream_);
+  for (int64_t i = 0; i < draws; ++i) outputs.samples.push_back({ids[size_t(i)], logprobs[size_t(i)]});
+  return outputs;
+}
+
+}  // namespace r1::rollout

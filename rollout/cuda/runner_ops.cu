@@ -1,0 +1,103 @@
+// The runner's element-wise kernels (see runner_ops.h): one thread per element, grid-stride loops.
+#include "rollout/cuda/runner_ops.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "rollout/cuda/cuda_check.h"
+
+namespace r1::rollout::kernels {
+
+namespace {
+
+constexpr int kThreads = 256;
+
+// Enough blocks to cover `count` once, capped: the loops stride over the rest.
+unsigned blocks_for(int64_t count) {
+  return unsigned(std::min<int64_t>((count + kThreads - 1) / kThreads, 65535));
+}
+
+__global__ void gather_rows_kernel(float* out, const float* table, const int32_t* ids, int64_t rows, int64_t cols,
+                                   int64_t table_rows) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < rows * cols; i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t r = i / cols, c = i % cols;
+    const int32_t id = ids[r];
+    out[i] = (id >= 0 && id < table_rows) ? table[int64_t(id) * cols + c] : nanf("");
+  }
+}
+
+__global__ void scatter_rows_kernel(float* pool, const float* rows, const int64_t* slots, int64_t count, int64_t cols,
+                                    int64_t src_stride, int64_t pool_rows) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < count * cols; i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t r = i / cols, c = i % cols;
+    const int64_t slot = slots[r];
+    if (slot >= 0 && slot < pool_rows) pool[slot * cols + c] = rows[r * src_stride + c];
+  }
+}
+
+__global__ void add_kernel(float* x, const float* y, int64_t count) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < count; i += int64_t(gridDim.x) * blockDim.x)
+    x[i] = __fadd_rn(x[i], y[i]);
+}
+
+__global__ void add_bias_kernel(float* y, const float* bias, int64_t rows, int64_t cols) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < rows * cols; i += int64_t(gridDim.x) * blockDim.x)
+    y[i] = __fadd_rn(y[i], bias[i % cols]);
+}
+
+__global__ void swiglu_kernel(float* gate, const float* up, int64_t count) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < count; i += int64_t(gridDim.x) * blockDim.x) {
+    const float g = gate[i];
+    gate[i] = __fmul_rn(__fdiv_rn(g, __fadd_rn(1.0f, expf(-g))), up[i]);
+  }
+}
+
+__global__ void sigmoid_scale_rows_kernel(float* x, const float* gate, int64_t rows, int64_t cols) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < rows * cols; i += int64_t(gridDim.x) * blockDim.x) {
+    const float g = __fdiv_rn(1.0f, __fadd_rn(1.0f, expf(-gate[i / cols])));
+    x[i] = __fmul_rn(x[i], g);
+  }
+}
+
+}  // namespace
+
+void gather_rows_forward(float* out, const float* table, const int32_t* ids, int64_t rows, int64_t cols,
+                         int64_t table_rows, cudaStream_t stream) {
+  if (rows * cols == 0) return;
+  gather_rows_kernel<<<blocks_for(rows * cols), kThreads, 0, stream>>>(out, table, ids, rows, cols, table_rows);
+  R1_CUDA_CHECK(cudaGetLastError());
+}
+
+void scatter_rows_forward(float* pool, const float* rows, const int64_t* slots, int64_t count, int64_t cols,
+                          int64_t src_stride, int64_t pool_rows, cudaStream_t stream) {
+  if (count * cols == 0) return;
+  scatter_rows_kernel<<<blocks_for(count * cols), kThreads, 0, stream>>>(pool, rows, slots, count, cols, src_stride,
+                                                                         pool_rows);
+  R1_CUDA_CHECK(cudaGetLastError());
+}
+
+void add_forward(float* x, const float* y, int64_t count, cudaStream_t stream) {
+  if (count == 0) return;
+  add_kernel<<<blocks_for(count), kThreads, 0, stream>>>(x, y, count);
+  R1_CUDA_CHECK(cudaGetLastError());
+}
+
+void add_bias_forward(float* y, const float* bias, int64_t rows, int64_t cols, cudaStream_t stream) {
+  if (rows * cols == 0) return;
+  add_bias_kernel<<<blocks_for(rows * cols), kThreads, 0, stream>>>(y, bias, rows, cols);
+  R1_CUDA_CHECK(cudaGetLastError());
+}
+
+void swiglu_forward(float* gate, const float* up, int64_t count, cudaStream_t stream) {
+  if (count == 0) return;
+  swiglu_kernel<<<blocks_for(count), kThreads, 0, stream>>>(gate, up, count);
+  R1_CUDA_CHECK(cudaGetLastError());
+}
+
+void sigmoid_scale_rows_forward(float* x, const float* gate, int64_t rows, int64_t cols, cudaStream_t stream) {
+  if (rows * cols == 0) return;
+  sigmoid_scale_rows_kernel<<<blocks_for(rows * cols), kThreads, 0, stream>>>(x, gate, rows, cols);
+  R1_CUDA_CHECK(cudaGetLastError());
+}
+
+}  // namespace r1::rollout::kernels

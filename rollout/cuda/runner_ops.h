@@ -1,0 +1,31 @@
+// The small element-wise kernels the CUDA runner (rollout/cuda/cuda_runner.h) needs between its
+// GEMMs and the model kernels: embedding gather, the K/V write into the paged pool, bias and
+// residual adds, SwiGLU of a dense feed-forward, and Qwen2-MoE's sigmoid gate on the shared expert.
+// Their plain references are the loops of rollout/reference_runner.cpp, which the runner's GPU test
+// compares the whole decomposition against; each is one line of arithmetic per element, in the
+// same fp32 order as there (silu(g) = g / (1 + exp(-g)), then times up).
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+namespace r1::rollout::kernels {
+
+// out[r][:] = table[ids[r]][:] (cols floats a row). An id outside [0, table_rows) gives NaNs.
+void gather_rows_forward(float* out, const float* table, const int32_t* ids, int64_t rows, int64_t cols,
+                         int64_t table_rows, cudaStream_t stream);
+// pool[slots[r]][:] = rows[r][:] (cols floats a row; src rows `src_stride` floats apart). A slot
+// outside [0, pool_rows) is not written.
+void scatter_rows_forward(float* pool, const float* rows, const int64_t* slots, int64_t count, int64_t cols,
+                          int64_t src_stride, int64_t pool_rows, cudaStream_t stream);
+// x[i] += y[i], i < count.
+void add_forward(float* x, const float* y, int64_t count, cudaStream_t stream);
+// y[r][c] += bias[c].
+void add_bias_forward(float* y, const float* bias, int64_t rows, int64_t cols, cudaStream_t stream);
+// gate[i] = silu(gate[i]) * up[i].
+void swiglu_forward(float* gate, const float* up, int64_t count, cudaStream_t stream);
+// x[r][:] *= 1 / (1 + exp(-gate[r])).
+void sigmoid_scale_rows_forward(float* x, const float* gate, int64_t rows, int64_t cols, cudaStream_t stream);
+
+}  // namespace r1::rollout::kernels
