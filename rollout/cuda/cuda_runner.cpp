@@ -49,26 +49,31 @@ void copy_rows(float* dst, int64_t dst_stride, const float* src, int64_t src_str
 
 }  // namespace
 
-CudaRunner::CudaRunner(policy::CausalLM model) : model_(std::move(model)) {
+CudaRunner::CudaRunner(policy::CausalLM model, CudaRunnerOptions options)
+    : model_(std::move(model)), options_(std::move(options)) {
   int devices = 0;
   const cudaError_t found = cudaGetDeviceCount(&devices);
   if (found != cudaSuccess) cudaGetLastError();  // clear it: it is reported below, not by a later call
   R1_CHECK(found == cudaSuccess && devices > 0, "the CUDA runner needs a CUDA device, and there is none (",
            found == cudaSuccess ? std::string("cudaGetDeviceCount found 0") : detail::cuda_status_text(found), ")");
+  for (size_t i = 0; i < options_.graph_batches.size(); ++i)
+    R1_CHECK(options_.graph_batches[i] >= 1 && (i == 0 || options_.graph_batches[i] > options_.graph_batches[i - 1]),
+             "CudaRunner: graph_batches must be ascending and >= 1");
   R1_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+  stream_owner_.reset(stream_);
   R1_CUBLAS_CHECK(cublasCreate(&blas_));
+  blas_owner_.reset(blas_);
   R1_CUBLAS_CHECK(cublasSetStream(blas_, stream_));
   R1_CUBLAS_CHECK(cublasSetMathMode(blas_, CUBLAS_DEFAULT_MATH));  // fp32 FMAs, no TF32
+  constexpr size_t kBlasWorkspace = size_t{32} << 20;
+  R1_CUBLAS_CHECK(cublasSetWorkspace(blas_, blas_workspace_.ensure(kBlasWorkspace), kBlasWorkspace));
   const auto tables = rotary_tables(config());
   rope_cos_.upload(tables.cos);
   rope_sin_.upload(tables.sin);
   refresh_weights();
 }
 
-CudaRunner::~CudaRunner() {
-  if (blas_) cublasDestroy(blas_);
-  if (stream_) cudaStreamDestroy(stream_);
-}
+CudaRunner::~CudaRunner() = default;
 
 void CudaRunner::upload(DeviceArray<float>& dst, const torch::Tensor& t) {
   if (!t.defined()) {
@@ -91,6 +96,9 @@ void CudaRunner::upload(Linear& dst, const torch::Tensor& weight, const torch::T
 
 void CudaRunner::refresh_weights() {
   torch::NoGradGuard no_grad;
+  // The copies below run on the legacy stream, which does not wait for stream_ (non-blocking) or
+  // LibTorch's streams: let everything in flight finish first.
+  R1_CUDA_CHECK(cudaDeviceSynchronize());
   weight_bytes_ = 0;
   const auto t = model_tensors(model_);
   auto linear_of = [&](Linear& dst, const LinearTensors& src) { upload(dst, src.weight, src.bias); };
@@ -164,6 +172,7 @@ void CudaRunner::allocate_cache(int64_t num_blocks, int64_t block_tokens) {
   }
   block_tokens_ = block_tokens;
   num_blocks_ = num_blocks;
+  graphs_.clear();  // they point into the old pool
 }
 
 void CudaRunner::copy_blocks(const std::vector<BlockCopy>& copies) {
@@ -189,8 +198,8 @@ void CudaRunner::linear(const Linear& l, const float* x, int64_t rows, float* y)
 
 void CudaRunner::mlp(const Mlp& m, const float* x, int64_t rows, float* y) {
   const auto width = size_t(rows * m.gate.out);
-  float* gate = s_.c.ensure(width);
-  float* up = s_.d.ensure(width);
+  float* gate = s_->c.ensure(width);
+  float* up = s_->d.ensure(width);
   linear(m.gate, x, rows, gate);
   linear(m.up, x, rows, up);
   k::swiglu_forward(gate, up, int64_t(width), stream_);
@@ -208,7 +217,7 @@ void CudaRunner::rope(float* x, int64_t tokens, int64_t heads, int64_t token_str
   p.x = x;
   p.cos_table = rope_cos_.get();
   p.sin_table = rope_sin_.get();
-  p.positions = s_.positions.get();
+  p.positions = s_->positions.get();
   p.tokens = tokens;
   p.heads = int32_t(heads);
   p.rope_dim = int32_t(c.rope_dim());
@@ -220,32 +229,32 @@ void CudaRunner::rope(float* x, int64_t tokens, int64_t heads, int64_t token_str
 }
 
 namespace {
-k::PagedPrefillAttentionParams attention_params(const StepInputs& in, int64_t num_blocks, int64_t block_tokens,
-                                                const int32_t* tables, const int32_t* query_seqs,
+k::PagedPrefillAttentionParams attention_params(int64_t tokens, int64_t seqs, int64_t max_blocks, int64_t num_blocks,
+                                                int64_t block_tokens, const int32_t* tables, const int32_t* query_seqs,
                                                 const int32_t* positions) {
   k::PagedPrefillAttentionParams p{};
   p.block_tables = tables;
   p.query_seqs = query_seqs;
   p.query_positions = positions;
-  p.tokens = int64_t(in.tokens.size());
-  p.num_seqs = int64_t(in.sequences.size());
+  p.tokens = tokens;
+  p.num_seqs = seqs;
   p.num_blocks = num_blocks;
   p.block_tokens = int32_t(block_tokens);
-  p.max_blocks = int32_t(in.max_blocks);
+  p.max_blocks = int32_t(max_blocks);
   return p;
 }
 }  // namespace
 
-void CudaRunner::gqa_attention(int64_t index, const StepInputs& in, float* out) {
+void CudaRunner::gqa_attention(int64_t index, const StepShape& shape, float* out) {
   const auto& c = config();
   const Layer& layer = layers_[size_t(index)];
-  const int64_t n = int64_t(in.tokens.size()), heads = c.num_heads, kv_heads = c.num_kv_heads, d = c.head_dim;
-  float* q = s_.q.ensure(size_t(n * heads * d));
-  float* key = s_.k.ensure(size_t(n * kv_heads * d));
-  float* value = s_.v.ensure(size_t(n * kv_heads * d));
-  linear(layer.q, s_.normed.get(), n, q);
-  linear(layer.k, s_.normed.get(), n, key);
-  linear(layer.v, s_.normed.get(), n, value);
+  const int64_t n = shape.tokens, heads = c.num_heads, kv_heads = c.num_kv_heads, d = c.head_dim;
+  float* q = s_->q.ensure(size_t(n * heads * d));
+  float* key = s_->k.ensure(size_t(n * kv_heads * d));
+  float* value = s_->v.ensure(size_t(n * kv_heads * d));
+  linear(layer.q, s_->normed.get(), n, q);
+  linear(layer.k, s_->normed.get(), n, key);
+  linear(layer.v, s_->normed.get(), n, value);
   if (!layer.q_norm.empty()) {  // Qwen3: per-head RMSNorm before the rotation
     rmsnorm(q, q, layer.q_norm, n * heads, d, c.rms_norm_eps);
     rmsnorm(key, key, layer.k_norm, n * kv_heads, d, c.rms_norm_eps);
@@ -253,11 +262,12 @@ void CudaRunner::gqa_attention(int64_t index, const StepInputs& in, float* out) 
   rope(q, n, heads, heads * d, d);
   rope(key, n, kv_heads, kv_heads * d, d);
   const int64_t pool_rows = num_blocks_ * block_tokens_;
-  k::scatter_rows_forward(k_pool_[size_t(index)].get(), key, s_.slots.get(), n, kv_heads * d, kv_heads * d, pool_rows, stream_);
-  k::scatter_rows_forward(v_pool_[size_t(index)].get(), value, s_.slots.get(), n, kv_heads * d, kv_heads * d, pool_rows,
+  k::scatter_rows_forward(k_pool_[size_t(index)].get(), key, s_->slots.get(), n, kv_heads * d, kv_heads * d, pool_rows, stream_);
+  k::scatter_rows_forward(v_pool_[size_t(index)].get(), value, s_->slots.get(), n, kv_heads * d, kv_heads * d, pool_rows,
                           stream_);
-  auto p = attention_params(in, num_blocks_, block_tokens_, s_.block_tables.get(), s_.query_seqs.get(), s_.positions.get());
-  p.out = s_.attn.ensure(size_t(n * heads * d));
+  auto p = attention_params(n, shape.seqs, shape.max_blocks, num_blocks_, block_tokens_, s_->block_tables.get(),
+                            s_->query_seqs.get(), s_->positions.get());
+  p.out = s_->attn.ensure(size_t(n * heads * d));
   p.q = q;
   p.k_pool = k_pool_[size_t(index)].get();
   p.v_pool = v_pool_[size_t(index)].get();
@@ -269,45 +279,46 @@ void CudaRunner::gqa_attention(int64_t index, const StepInputs& in, float* out) 
   linear(layer.o, p.out, n, out);
 }
 
-void CudaRunner::mla_attention(int64_t index, const StepInputs& in, float* out) {
+void CudaRunner::mla_attention(int64_t index, const StepShape& shape, float* out) {
   const auto& c = config();
   const Layer& layer = layers_[size_t(index)];
-  const int64_t n = int64_t(in.tokens.size()), heads = c.num_heads;
+  const int64_t n = shape.tokens, heads = c.num_heads;
   const int64_t nope = c.qk_nope_head_dim, rope_dims = c.qk_rope_head_dim, rank = c.kv_lora_rank, vdim = c.v_head_dim;
   const int64_t qk = nope + rope_dims, row = rank + rope_dims;
   const float one = 1.0f, zero = 0.0f;
 
-  float* q = s_.q.ensure(size_t(n * heads * qk));
+  float* q = s_->q.ensure(size_t(n * heads * qk));
   if (layer.q_a.out > 0) {
-    float* qa = s_.a.ensure(size_t(n * layer.q_a.out));
-    linear(layer.q_a, s_.normed.get(), n, qa);
+    float* qa = s_->a.ensure(size_t(n * layer.q_a.out));
+    linear(layer.q_a, s_->normed.get(), n, qa);
     rmsnorm(qa, qa, layer.q_a_norm, n, layer.q_a.out, 1e-6);
     linear(layer.q_b, qa, n, q);
   } else {
-    linear(layer.q, s_.normed.get(), n, q);
+    linear(layer.q, s_->normed.get(), n, q);
   }
-  float* compressed = s_.k.ensure(size_t(n * row));  // [n][latent | k_pe]
-  float* latent = s_.v.ensure(size_t(n * rank));
-  linear(layer.kv_a, s_.normed.get(), n, compressed);
+  float* compressed = s_->k.ensure(size_t(n * row));  // [n][latent | k_pe]
+  float* latent = s_->v.ensure(size_t(n * rank));
+  linear(layer.kv_a, s_->normed.get(), n, compressed);
   copy_rows(latent, rank, compressed, row, rank, n, stream_);  // the latent part, dense, normalised
   rmsnorm(latent, latent, layer.kv_a_norm, n, rank, 1e-6);
   copy_rows(compressed, row, latent, rank, rank, n, stream_);
   rope(q + nope, n, heads, heads * qk, qk);
   rope(compressed + rank, n, 1, row, rope_dims);
   float* pool = k_pool_[size_t(index)].get();
-  k::scatter_rows_forward(pool, compressed, s_.slots.get(), n, row, row, num_blocks_ * block_tokens_, stream_);
+  k::scatter_rows_forward(pool, compressed, s_->slots.get(), n, row, row, num_blocks_ * block_tokens_, stream_);
 
   // Head h's query: [q_nope_h W_uk_h | q_pe_h]. kv_b's weight is [heads][nope + vdim][rank]; in
   // column-major terms W_uk_h is rank x nope (ld rank), q_nope_h^T nope x n (ld heads * qk).
   const float* w = layer.kv_b.weight.get();
-  float* query = s_.b.ensure(size_t(n * heads * row));
+  float* query = s_->b.ensure(size_t(n * heads * row));
   R1_CUBLAS_CHECK(cublasSgemmStridedBatched(blas_, CUBLAS_OP_N, CUBLAS_OP_N, int(rank), int(n), int(nope), &one, w,
                                             int(rank), (nope + vdim) * rank, q, int(heads * qk), qk, &zero, query,
                                             int(heads * row), row, int(heads)));
   copy_rows(query + rank, row, q + nope, qk, rope_dims, n * heads, stream_);
 
-  auto p = attention_params(in, num_blocks_, block_tokens_, s_.block_tables.get(), s_.query_seqs.get(), s_.positions.get());
-  p.out = s_.c.ensure(size_t(n * heads * rank));  // the latent average per head
+  auto p = attention_params(n, shape.seqs, shape.max_blocks, num_blocks_, block_tokens_, s_->block_tables.get(),
+                            s_->query_seqs.get(), s_->positions.get());
+  p.out = s_->c.ensure(size_t(n * heads * rank));  // the latent average per head
   p.q = query;
   p.k_pool = p.v_pool = pool;
   p.q_heads = int32_t(heads);
@@ -318,26 +329,26 @@ void CudaRunner::mla_attention(int64_t index, const StepInputs& in, float* out) 
   k::paged_prefill_attention_forward(p, stream_);
 
   // Lift by W_uv_h ([vdim][rank] rows of kv_b after the nope ones): out_h = avg_h W_uv_h^T.
-  float* lifted = s_.d.ensure(size_t(n * heads * vdim));
+  float* lifted = s_->d.ensure(size_t(n * heads * vdim));
   R1_CUBLAS_CHECK(cublasSgemmStridedBatched(blas_, CUBLAS_OP_T, CUBLAS_OP_N, int(vdim), int(n), int(rank), &one,
                                             w + nope * rank, int(rank), (nope + vdim) * rank, p.out, int(heads * rank),
                                             rank, &zero, lifted, int(heads * vdim), vdim, int(heads)));
   linear(layer.o, lifted, n, out);
 }
 
-void CudaRunner::feed_forward(const Layer& layer, int64_t tokens, float* out) {
-  const float* x = s_.normed.get();
+void CudaRunner::feed_forward(const Layer& layer, int64_t tokens, int32_t* expert_ids, float* out) {
+  const float* x = s_->normed.get();
   if (!layer.moe) return mlp(layer.mlp, x, tokens, out);
   const auto& c = config();
   const int64_t hidden = c.hidden_size, experts = c.num_experts, top_k = c.num_experts_per_token;
   const int32_t tile = k::kExpertGemmTileRows;
   const RouterConfig& r = layer.routing;
 
-  float* logits = s_.a.ensure(size_t(tokens * experts));
+  float* logits = s_->a.ensure(size_t(tokens * experts));
   linear(layer.router, x, tokens, logits);
   k::MoeRouterParams route{};
-  route.expert_ids = s_.expert_ids.ensure(size_t(tokens * top_k));
-  route.weights = s_.router_weights.ensure(size_t(tokens * top_k));
+  route.expert_ids = expert_ids;
+  route.weights = s_->router_weights.ensure(size_t(tokens * top_k));
   route.logits = logits;
   route.correction_bias = layer.correction_bias.empty() ? nullptr : layer.correction_bias.get();
   route.tokens = tokens;
@@ -352,11 +363,11 @@ void CudaRunner::feed_forward(const Layer& layer, int64_t tokens, float* out) {
 
   const int64_t capacity = permuted_capacity(tokens, top_k, experts, tile);
   k::MoePermuteParams perm{};
-  perm.counts = s_.counts.ensure(size_t(experts));
-  perm.offsets = s_.offsets.ensure(size_t(experts + 1));
-  perm.row_of_slot = s_.row_of_slot.ensure(size_t(tokens * top_k));
-  perm.slot_of_row = s_.slot_of_row.ensure(size_t(capacity));
-  perm.workspace = s_.permute_workspace.ensure(k::moe_permute_workspace_bytes(tokens * top_k, int32_t(experts)));
+  perm.counts = s_->counts.ensure(size_t(experts));
+  perm.offsets = s_->offsets.ensure(size_t(experts + 1));
+  perm.row_of_slot = s_->row_of_slot.ensure(size_t(tokens * top_k));
+  perm.slot_of_row = s_->slot_of_row.ensure(size_t(capacity));
+  perm.workspace = s_->permute_workspace.ensure(k::moe_permute_workspace_bytes(tokens * top_k, int32_t(experts)));
   perm.expert_ids = route.expert_ids;
   perm.tokens = tokens;
   perm.top_k = int32_t(top_k);
@@ -374,7 +385,7 @@ void CudaRunner::feed_forward(const Layer& layer, int64_t tokens, float* out) {
   gemm.num_experts = int32_t(experts);
   gemm.tile = tile;
   k::ExpertGemmParams up = gemm;  // gate/up with SwiGLU: x through the permutation -> h
-  up.out = s_.b.ensure(size_t(capacity * c.expert_intermediate_size));
+  up.out = s_->b.ensure(size_t(capacity * c.expert_intermediate_size));
   up.a = x;
   up.w = layer.w_gate.get();
   up.w_up = layer.w_up.get();
@@ -382,7 +393,7 @@ void CudaRunner::feed_forward(const Layer& layer, int64_t tokens, float* out) {
   up.k = int32_t(hidden);
   k::expert_swiglu_forward(up, stream_);
   k::ExpertGemmParams down = gemm;  // h -> y, row by row
-  down.out = s_.v.ensure(size_t(capacity * hidden));
+  down.out = s_->v.ensure(size_t(capacity * hidden));
   down.a = up.out;
   down.w = layer.w_down.get();
   down.w_up = nullptr;
@@ -394,10 +405,10 @@ void CudaRunner::feed_forward(const Layer& layer, int64_t tokens, float* out) {
                          stream_);
 
   if (layer.has_shared) {  // added after the routed experts, as transformers
-    float* shared = s_.attn.ensure(size_t(tokens * hidden));
+    float* shared = s_->attn.ensure(size_t(tokens * hidden));
     mlp(layer.shared, x, tokens, shared);
     if (layer.shared_gate.out > 0) {  // Qwen2-MoE: sigmoid(x . w) per token
-      float* gate = s_.k.ensure(size_t(tokens));
+      float* gate = s_->k.ensure(size_t(tokens));
       linear(layer.shared_gate, x, tokens, gate);
       k::sigmoid_scale_rows_forward(shared, gate, tokens, hidden, stream_);
     }
@@ -405,78 +416,192 @@ void CudaRunner::feed_forward(const Layer& layer, int64_t tokens, float* out) {
   }
 }
 
-StepOutputs CudaRunner::step(const StepInputs& in) {
-  R1_ASSERT(!k_pool_.empty(), "CudaRunner::step before allocate_cache");
+void CudaRunner::validate(const StepInputs& in) const {
   const auto& c = config();
-  const int64_t n = int64_t(in.tokens.size()), hidden = c.hidden_size;
+  const int64_t n = int64_t(in.tokens.size()), pool_rows = num_blocks_ * block_tokens_;
   R1_ASSERT(int64_t(in.positions.size()) == n && int64_t(in.slots.size()) == n, "CudaRunner: ", n, " tokens but ",
             in.positions.size(), " positions and ", in.slots.size(), " slots");
-  StepOutputs outputs;
-  if (n == 0) return outputs;
-  std::vector<int32_t> query_seqs(size_t(n), -1);
+  R1_ASSERT(int64_t(in.block_tables.size()) == int64_t(in.sequences.size()) * in.max_blocks,
+            "CudaRunner: block tables of ", in.block_tables.size(), " entries for ", in.sequences.size(), " x ",
+            in.max_blocks);
+  for (int64_t t = 0; t < n; ++t) {
+    R1_ASSERT(in.tokens[size_t(t)] >= 0 && in.tokens[size_t(t)] < c.vocab_size, "CudaRunner: token id ",
+              in.tokens[size_t(t)], " outside the vocabulary");
+    R1_ASSERT(in.positions[size_t(t)] >= 0 && in.positions[size_t(t)] < c.max_position, "CudaRunner: position ",
+              in.positions[size_t(t)], " outside [0, ", c.max_position, ")");
+    R1_ASSERT(in.slots[size_t(t)] >= 0 && in.slots[size_t(t)] < pool_rows, "CudaRunner: slot ", in.slots[size_t(t)],
+              " outside the pool of ", pool_rows);
+  }
   for (const auto& seq : in.sequences)
-    for (int64_t t = 0; t < seq.length; ++t) query_seqs[size_t(seq.begin + t)] = int32_t(seq.table);
-  const int32_t* tokens = put(s_.tokens, in.tokens, stream_);
-  put(s_.positions, in.positions, stream_);
-  put(s_.slots, in.slots, stream_);
-  put(s_.query_seqs, query_seqs, stream_);
-  put(s_.block_tables, in.block_tables, stream_);
-
-  float* x = s_.x.ensure(size_t(n * hidden));
-  float* normed = s_.normed.ensure(size_t(n * hidden));
-  float* out = s_.out.ensure(size_t(n * hidden));
-  k::gather_rows_forward(x, embed_.get(), tokens, n, hidden, c.vocab_size, stream_);
-  std::vector<std::vector<int32_t>> chosen;  // per MoE layer, [n][top_k]
-  for (int64_t l = 0; l < int64_t(layers_.size()); ++l) {
-    const Layer& layer = layers_[size_t(l)];
-    rmsnorm(normed, x, layer.input_norm, n, hidden, c.rms_norm_eps);
-    if (c.is_mla()) mla_attention(l, in, out);
-    else gqa_attention(l, in, out);
-    k::add_forward(x, out, n * hidden, stream_);
-    rmsnorm(normed, x, layer.post_norm, n, hidden, c.rms_norm_eps);
-    feed_forward(layer, n, out);
-    k::add_forward(x, out, n * hidden, stream_);
-    if (layer.moe && in.record_experts)
-      chosen.push_back(fetch(s_.expert_ids.get(), size_t(n * c.num_experts_per_token), stream_));
-  }
-  rmsnorm(x, x, final_norm_, n, hidden, c.rms_norm_eps);
-
-  if (in.record_experts && !chosen.empty()) {  // [n][moe layers][top_k]
-    const int64_t top_k = c.num_experts_per_token;
-    for (int64_t t = 0; t < n; ++t)
-      for (const auto& layer : chosen)
-        outputs.routed_experts.insert(outputs.routed_experts.end(), layer.begin() + t * top_k,
-                                      layer.begin() + (t + 1) * top_k);
-  }
-  if (in.draws.empty()) {
-    R1_CUDA_CHECK(cudaStreamSynchronize(stream_));
-    return outputs;
-  }
-  const int64_t draws = int64_t(in.draws.size()), vocab = c.vocab_size;
-  std::vector<int32_t> rows;
-  std::vector<FusedSamplingParams> params;
+    R1_ASSERT(seq.begin >= 0 && seq.length >= 1 && seq.begin + seq.length <= n && seq.table >= 0 &&
+                  seq.table < int64_t(in.sequences.size()),
+              "CudaRunner: a sequence entry outside the step");
   for (const auto& draw : in.draws) {
     R1_ASSERT(draw.token >= 0 && draw.token < n, "CudaRunner: draw of token ", draw.token, " of ", n);
     validate_sampling_params(draw.params);
+  }
+}
+
+void CudaRunner::upload_inputs(const std::vector<int32_t>& tokens, const std::vector<int32_t>& positions,
+                               const std::vector<int64_t>& slots, const std::vector<int32_t>& query_seqs,
+                               const std::vector<int32_t>& block_tables, const std::vector<int32_t>& draw_rows,
+                               const std::vector<FusedSamplingParams>& params) {
+  put(s_->tokens, tokens, stream_);
+  put(s_->positions, positions, stream_);
+  put(s_->slots, slots, stream_);
+  put(s_->query_seqs, query_seqs, stream_);
+  put(s_->block_tables, block_tables, stream_);
+  put(s_->draw_rows, draw_rows, stream_);
+  put(s_->params, params, stream_);
+}
+
+void CudaRunner::device_step(const StepShape& shape) {
+  const auto& c = config();
+  const int64_t n = shape.tokens, hidden = c.hidden_size, top_k = c.is_moe() ? c.num_experts_per_token : 0;
+  float* x = s_->x.ensure(size_t(n * hidden));
+  float* normed = s_->normed.ensure(size_t(n * hidden));
+  float* out = s_->out.ensure(size_t(n * hidden));
+  int32_t* expert_ids = s_->expert_ids.ensure(size_t(std::max<int64_t>(1, c.num_moe_layers() * n * top_k)));
+  k::gather_rows_forward(x, embed_.get(), s_->tokens.get(), n, hidden, c.vocab_size, stream_);
+  int64_t moe_layer = 0;
+  for (int64_t l = 0; l < int64_t(layers_.size()); ++l) {
+    const Layer& layer = layers_[size_t(l)];
+    rmsnorm(normed, x, layer.input_norm, n, hidden, c.rms_norm_eps);
+    if (c.is_mla()) mla_attention(l, shape, out);
+    else gqa_attention(l, shape, out);
+    k::add_forward(x, out, n * hidden, stream_);
+    rmsnorm(normed, x, layer.post_norm, n, hidden, c.rms_norm_eps);
+    feed_forward(layer, n, layer.moe ? expert_ids + (moe_layer++) * n * top_k : nullptr, out);
+    k::add_forward(x, out, n * hidden, stream_);
+  }
+  rmsnorm(x, x, final_norm_, n, hidden, c.rms_norm_eps);
+  if (shape.draws == 0) return;
+  float* drawn = s_->a.ensure(size_t(shape.draws * hidden));
+  k::gather_rows_forward(drawn, x, s_->draw_rows.get(), shape.draws, hidden, n, stream_);
+  float* logits = s_->logits.ensure(size_t(shape.draws * c.vocab_size));
+  linear(lm_head_, drawn, shape.draws, logits);
+  k::FusedSamplingKernelParams sample{};
+  sample.tokens = s_->sampled.ensure(size_t(shape.draws));
+  sample.logprobs = s_->logprobs.ensure(size_t(shape.draws));
+  sample.logits = logits;
+  sample.params = s_->params.get();
+  sample.seqs = shape.draws;
+  sample.vocab = c.vocab_size;
+  k::fused_sampling_forward(sample, stream_);
+}
+
+StepOutputs CudaRunner::fetch_outputs(const StepShape& shape, int64_t tokens, int64_t draws, bool record_experts) {
+  const auto& c = config();
+  StepOutputs outputs;
+  const auto ids = fetch(s_->sampled.get(), size_t(draws), stream_);
+  const auto logprobs = fetch(s_->logprobs.get(), size_t(draws), stream_);
+  for (int64_t i = 0; i < draws; ++i) outputs.samples.push_back({ids[size_t(i)], logprobs[size_t(i)]});
+  const int64_t layers = c.num_moe_layers();
+  if (record_experts && layers > 0) {  // [layers][shape.tokens][top_k] on the device -> [tokens][layers][top_k]
+    const int64_t top_k = c.num_experts_per_token;
+    const auto all = fetch(s_->expert_ids.get(), size_t(layers * shape.tokens * top_k), stream_);
+    outputs.routed_experts.reserve(size_t(tokens * layers * top_k));
+    for (int64_t t = 0; t < tokens; ++t)
+      for (int64_t m = 0; m < layers; ++m) {
+        const auto first = all.begin() + (m * shape.tokens + t) * top_k;
+        outputs.routed_experts.insert(outputs.routed_experts.end(), first, first + top_k);
+      }
+  }
+  R1_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  return outputs;
+}
+
+bool CudaRunner::try_graph_step(const StepInputs& in) {
+  const int64_t n = int64_t(in.tokens.size());
+  if (!options_.cuda_graphs || options_.graph_batches.empty() || n > options_.graph_batches.back()) return false;
+  if (int64_t(in.sequences.size()) != n || int64_t(in.draws.size()) != n) return false;
+  for (int64_t i = 0; i < n; ++i) {
+    const auto& seq = in.sequences[size_t(i)];
+    if (seq.begin != i || seq.length != 1 || seq.table != i || in.draws[size_t(i)].token != i) return false;
+  }
+  const int64_t batch = *std::lower_bound(options_.graph_batches.begin(), options_.graph_batches.end(), n);
+  const int64_t max_blocks = std::min<int64_t>(num_blocks_, (config().max_position + block_tokens_ - 1) / block_tokens_);
+  if (in.max_blocks > max_blocks) return false;
+  const StepShape shape{batch, batch, max_blocks, batch};
+
+  // Padding (see the header): queries on position 0 of sequence 0, slot -1, draw 0's parameters.
+  std::vector<int32_t> tokens(in.tokens), positions(in.positions);
+  std::vector<int32_t> query_seqs(static_cast<size_t>(batch)), rows(static_cast<size_t>(batch));
+  std::vector<int64_t> slots(in.slots);
+  std::vector<FusedSamplingParams> params;
+  for (const auto& draw : in.draws) params.push_back(draw.params);
+  tokens.resize(size_t(batch), in.tokens[0]);
+  positions.resize(size_t(batch), 0);
+  slots.resize(size_t(batch), -1);
+  params.resize(size_t(batch), in.draws[0].params);
+  for (int64_t i = 0; i < batch; ++i) {
+    query_seqs[size_t(i)] = int32_t(i < n ? i : 0);
+    rows[size_t(i)] = int32_t(i);
+  }
+  std::vector<int32_t> tables(size_t(batch * max_blocks), -1);
+  for (int64_t i = 0; i < n; ++i)
+    std::copy_n(in.block_tables.begin() + i * in.max_blocks, in.max_blocks, tables.begin() + i * max_blocks);
+
+  auto found = graphs_.find(batch);
+  const bool capture = found == graphs_.end();
+  DecodeGraph& graph = capture ? graphs_[batch] : found->second;
+  s_ = &graph.scratch;
+  try {
+    upload_inputs(tokens, positions, slots, query_seqs, tables, rows, params);
+    if (capture) {
+      device_step(shape);  // eager, on the graph's buffers: sizes them all, so the capture allocates nothing
+      cudaGraph_t captured = nullptr;
+      R1_CUDA_CHECK(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
+      try {
+        device_step(shape);
+      } catch (...) {
+        cudaStreamEndCapture(stream_, &captured);
+        if (captured) cudaGraphDestroy(captured);
+        throw;
+      }
+      R1_CUDA_CHECK(cudaStreamEndCapture(stream_, &captured));
+      cudaGraphExec_t exec = nullptr;
+      const cudaError_t made = cudaGraphInstantiate(&exec, captured, 0);
+      cudaGraphDestroy(captured);
+      R1_CUDA_CHECK(made);
+      graph.exec.reset(exec);
+      ++graph_captures_;
+    }
+    R1_CUDA_CHECK(cudaGraphLaunch(graph.exec.get(), stream_));
+    ++graph_launches_;
+  } catch (...) {
+    s_ = &eager_;
+    graphs_.erase(batch);
+    throw;
+  }
+  return true;
+}
+
+StepOutputs CudaRunner::step(const StepInputs& in) {
+  R1_ASSERT(!k_pool_.empty(), "CudaRunner::step before allocate_cache");
+  validate(in);
+  const int64_t n = int64_t(in.tokens.size()), draws = int64_t(in.draws.size());
+  if (n == 0) return {};
+  if (try_graph_step(in)) {
+    const int64_t batch = *std::lower_bound(options_.graph_batches.begin(), options_.graph_batches.end(), n);
+    auto outputs = fetch_outputs({batch, batch, 0, batch}, n, draws, in.record_experts);
+    s_ = &eager_;
+    outputs.samples.resize(size_t(draws));
+    return outputs;
+  }
+  s_ = &eager_;
+  std::vector<int32_t> query_seqs(size_t(n), -1), rows;
+  for (const auto& seq : in.sequences)
+    for (int64_t t = 0; t < seq.length; ++t) query_seqs[size_t(seq.begin + t)] = int32_t(seq.table);
+  std::vector<FusedSamplingParams> params;
+  for (const auto& draw : in.draws) {
     rows.push_back(int32_t(draw.token));
     params.push_back(draw.params);
   }
-  float* drawn = s_.a.ensure(size_t(draws * hidden));
-  k::gather_rows_forward(drawn, x, put(s_.draw_rows, rows, stream_), draws, hidden, n, stream_);
-  float* logits = s_.logits.ensure(size_t(draws * vocab));
-  linear(lm_head_, drawn, draws, logits);
-  k::FusedSamplingKernelParams sample{};
-  sample.tokens = s_.sampled.ensure(size_t(draws));
-  sample.logprobs = s_.logprobs.ensure(size_t(draws));
-  sample.logits = logits;
-  sample.params = put(s_.params, params, stream_);
-  sample.seqs = draws;
-  sample.vocab = vocab;
-  k::fused_sampling_forward(sample, stream_);
-  const auto ids = fetch(sample.tokens, size_t(draws), stream_);
-  const auto logprobs = fetch(sample.logprobs, size_t(draws), stream_);
-  for (int64_t i = 0; i < draws; ++i) outputs.samples.push_back({ids[size_t(i)], logprobs[size_t(i)]});
-  return outputs;
+  upload_inputs(in.tokens, in.positions, in.slots, query_seqs, in.block_tables, rows, params);
+  const StepShape shape{n, int64_t(in.sequences.size()), in.max_blocks, draws};
+  device_step(shape);
+  return fetch_outputs(shape, n, draws, in.record_experts);
 }
 
 }  // namespace r1::rollout

@@ -19,14 +19,27 @@
 // - Scratch buffers grow to the largest step seen and are kept; the KV pool is one allocation per
 //   layer. free_cache_bytes() is the device's free memory after the weights, less a reserve for
 //   scratch (a quarter of it, at most 2 GiB).
-// - One stream; a step reads its samples (and, when asked, the routed experts) back at its end.
-//   No CUDA graphs yet: the per-step buffers are sized on the host.
+// - One stream; a step reads its samples and, when asked, the routed experts (every MoE layer's
+//   choices land in one [moe layers][tokens][top_k] buffer) back once, at its end.
+// - CUDA graphs for decode: a step whose sequences are all one token, each drawing once, runs as
+//   a graph captured for the smallest batch of the ladder (options.graph_batches) that holds it.
+//   The graph's shapes are the ladder size's: the step is padded with queries that attend to
+//   position 0 of the first sequence (finite values, nothing written: their slot is -1) and
+//   draws that copy the first one's parameters, and its block tables are padded to the static
+//   width min(num_blocks, ceil(max_position / block_tokens)). Every input lives in the graph's own
+//   buffers, refilled before each launch; nothing inside depends on a value read back to the host.
+//   A ladder size is captured on its first use, after one eager run of the same step (which sizes
+//   every buffer, so the capture allocates nothing); allocate_cache() drops the graphs (the pool
+//   moved). Weights keep their addresses across refresh_weights(), so graphs survive a refresh.
+//   Prefill chunks, mixed steps and batches above the ladder run eagerly.
 #pragma once
 
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <map>
+#include <memory>
 #include <vector>
 
 #include "policy/transformer.h"
@@ -36,10 +49,15 @@
 
 namespace r1::rollout {
 
+struct CudaRunnerOptions {
+  bool cuda_graphs = true;
+  std::vector<int64_t> graph_batches{1, 2, 4, 8, 16, 32, 64, 128, 256};  // ascending
+};
+
 class CudaRunner : public ModelRunner {
  public:
   // Uses the current CUDA device; a UserError (exit 2) when none is present.
-  explicit CudaRunner(policy::CausalLM model);
+  explicit CudaRunner(policy::CausalLM model, CudaRunnerOptions options = {});
   ~CudaRunner() override;
   CudaRunner(const CudaRunner&) = delete;
   CudaRunner& operator=(const CudaRunner&) = delete;
@@ -56,6 +74,9 @@ class CudaRunner : public ModelRunner {
   void refresh_weights() override;
   // Bytes of weights on the device (what a refresh copies).
   int64_t weight_bytes() const { return weight_bytes_; }
+  // Decode steps run as graph launches, and graphs captured, since construction.
+  int64_t graph_launches() const { return graph_launches_; }
+  int64_t graph_captures() const { return graph_captures_; }
 
  private:
   template <class T>
@@ -93,6 +114,23 @@ class CudaRunner : public ModelRunner {
     DeviceArray<char> permute_workspace;
     DeviceArray<FusedSamplingParams> params;
   };
+  // What the device part of a step is shaped by: all of it is fixed for a captured graph.
+  struct StepShape {
+    int64_t tokens = 0, seqs = 0, max_blocks = 0, draws = 0;
+  };
+  struct StreamDeleter {
+    void operator()(cudaStream_t s) const { cudaStreamDestroy(s); }
+  };
+  struct BlasDeleter {
+    void operator()(cublasHandle_t h) const { cublasDestroy(h); }
+  };
+  struct GraphDeleter {
+    void operator()(cudaGraphExec_t g) const { cudaGraphExecDestroy(g); }
+  };
+  struct DecodeGraph {
+    Scratch scratch;
+    std::unique_ptr<CUgraphExec_st, GraphDeleter> exec;
+  };
 
   const policy::ModelConfig& config() const { return model_->config(); }
   // Copies a tensor of model_tensors() to the device (empty for an undefined one).
@@ -103,14 +141,32 @@ class CudaRunner : public ModelRunner {
   void mlp(const Mlp& m, const float* x, int64_t rows, float* y);
   void rmsnorm(float* out, const float* x, const DeviceArray<float>& weight, int64_t rows, int64_t cols, double eps);
   void rope(float* x, int64_t tokens, int64_t heads, int64_t token_stride, int64_t head_stride);
-  void gqa_attention(int64_t index, const StepInputs& in, float* out);
-  void mla_attention(int64_t index, const StepInputs& in, float* out);
-  // out = the feed-forward of s_.normed; the layer's chosen experts stay in s_.expert_ids.
-  void feed_forward(const Layer& layer, int64_t tokens, float* out);
+  void gqa_attention(int64_t index, const StepShape& shape, float* out);
+  void mla_attention(int64_t index, const StepShape& shape, float* out);
+  // out = the feed-forward of s_->normed; the experts chosen go to `expert_ids` ([tokens][top_k]).
+  void feed_forward(const Layer& layer, int64_t tokens, int32_t* expert_ids, float* out);
+  // Host checks of a step's inputs (what the device could not report).
+  void validate(const StepInputs& in) const;
+  // Copies a step's inputs (already padded to `shape`) into s_'s buffers.
+  void upload_inputs(const std::vector<int32_t>& tokens, const std::vector<int32_t>& positions,
+                     const std::vector<int64_t>& slots, const std::vector<int32_t>& query_seqs,
+                     const std::vector<int32_t>& block_tables, const std::vector<int32_t>& draw_rows,
+                     const std::vector<FusedSamplingParams>& params);
+  // The device part of a step over s_'s inputs: layers, final norm, logits of the drawn rows,
+  // sampling. Only launches and device copies: it is what a graph captures.
+  void device_step(const StepShape& shape);
+  // The step as a launch of the ladder size's graph (captured if new); false if it is no decode step.
+  bool try_graph_step(const StepInputs& in);
+  // Reads back the samples and, if asked, the routed experts of the first `tokens` rows.
+  StepOutputs fetch_outputs(const StepShape& shape, int64_t tokens, int64_t draws, bool record_experts);
 
   policy::CausalLM model_;
-  cudaStream_t stream_ = nullptr;
-  cublasHandle_t blas_ = nullptr;
+  CudaRunnerOptions options_;
+  std::unique_ptr<CUstream_st, StreamDeleter> stream_owner_;
+  std::unique_ptr<cublasContext, BlasDeleter> blas_owner_;
+  cudaStream_t stream_ = nullptr;  // stream_owner_'s
+  cublasHandle_t blas_ = nullptr;  // blas_owner_'s
+  DeviceArray<char> blas_workspace_;  // set once, so that cuBLAS allocates nothing while captured
   DeviceArray<float> rope_cos_, rope_sin_, embed_, final_norm_;
   Linear lm_head_;
   std::vector<Layer> layers_;
@@ -118,7 +174,10 @@ class CudaRunner : public ModelRunner {
   float scale_ = 1.0f;  // attention scores' multiplier
   int64_t block_tokens_ = 0, num_blocks_ = 0;
   std::vector<DeviceArray<float>> k_pool_, v_pool_;  // per layer; MLA: k_pool_ only
-  Scratch s_;
+  Scratch eager_;
+  Scratch* s_ = &eager_;  // the buffers of the step being run: eager_, or a graph's own
+  std::map<int64_t, DecodeGraph> graphs_;  // by ladder size
+  int64_t graph_launches_ = 0, graph_captures_ = 0;
 };
 
 }  // namespace r1::rollout

@@ -15,11 +15,48 @@ namespace {
 std::unique_ptr<rollout::ModelRunner> cuda_runner(policy::CausalLM model) {
   return std::make_unique<rollout::CudaRunner>(model);
 }
+std::unique_ptr<rollout::ModelRunner> eager_cuda_runner(policy::CausalLM model) {
+  rollout::CudaRunnerOptions options;
+  options.cuda_graphs = false;
+  return std::make_unique<rollout::CudaRunner>(model, options);
+}
 }  // namespace
 
 TEST_CASE("cuda runner: greedy tokens equal the CPU engine's on every HF family") {
   R1_SKIP_WITHOUT_CUDA_DEVICE();
-  test::check_greedy_parity(cuda_runner);
+  SUBCASE("decode steps as CUDA graphs") { test::check_greedy_parity(cuda_runner); }
+  SUBCASE("every step eager") { test::check_greedy_parity(eager_cuda_runner); }
+}
+
+TEST_CASE("cuda runner: decode runs as graph launches, one capture per ladder size used, dropped with the pool") {
+  R1_SKIP_WITHOUT_CUDA_DEVICE();
+  test::SmallVocabTokenizer tok;
+  auto model = test::load_hf_fixture("qwen3_moe");
+  rollout::CudaRunnerOptions options;
+  options.graph_batches = {1, 2, 4};
+  auto* runner = new rollout::CudaRunner(model, options);
+  rollout::PagedEngine engine(std::unique_ptr<rollout::ModelRunner>(runner), tok, test::small_steps(true));
+  rollout::SamplingParams params;
+  params.max_tokens = 10;
+  // The group's prompt is prefilled (eagerly, in chunks); its 3 samples then decode together as
+  // graph launches of the ladder's 4 (padded by one), fewer as samples finish.
+  const std::vector<rollout::GenerationRequest> requests = {{tok.encode("Two plus two"), 3, params, 11}};
+  const auto got = engine.generate(requests);
+  CHECK(runner->graph_launches() >= 1);
+  MESSAGE("graph launches ", runner->graph_launches(), ", captures ", runner->graph_captures());
+  CHECK(runner->graph_captures() >= 1);
+  CHECK(runner->graph_captures() <= 3);
+  // Same tokens, logprobs and experts as the LibTorch runner: the padding changed nothing.
+  auto torch = test::torch_engine(model, tok, true);
+  const auto want = torch.generate(requests);
+  test::check_same_samples(got, want, 1e-4);
+  for (std::size_t s = 0; s < got[0].samples.size(); ++s)
+    CHECK(got[0].samples[s].routed_experts == want[0].samples[s].routed_experts);
+  // A new pool drops the graphs (they point into the old one): the next decode captures again.
+  const int64_t captures = runner->graph_captures();
+  runner->allocate_cache(engine.num_blocks(), 4);
+  test::check_same_samples(engine.generate(requests), want, 1e-4);
+  CHECK(runner->graph_captures() > captures);
 }
 
 TEST_CASE("cuda runner: sampled groups share prompt blocks, copy on write, and match the LibTorch runner") {
