@@ -10,6 +10,7 @@
 #include "rollout/cuda/fused_sampling.h"
 #include "rollout/cuda/moe_permute.h"
 #include "rollout/cuda/moe_router.h"
+#include "rollout/cuda/paged_attention.h"
 #include "rollout/cuda/paged_prefill_attention.h"
 #include "rollout/cuda/rmsnorm.h"
 #include "rollout/cuda/rope.h"
@@ -265,18 +266,49 @@ void CudaRunner::gqa_attention(int64_t index, const StepShape& shape, float* out
   k::scatter_rows_forward(k_pool_[size_t(index)].get(), key, s_->slots.get(), n, kv_heads * d, kv_heads * d, pool_rows, stream_);
   k::scatter_rows_forward(v_pool_[size_t(index)].get(), value, s_->slots.get(), n, kv_heads * d, kv_heads * d, pool_rows,
                           stream_);
-  auto p = attention_params(n, shape.seqs, shape.max_blocks, num_blocks_, block_tokens_, s_->block_tables.get(),
-                            s_->query_seqs.get(), s_->positions.get());
-  p.out = s_->attn.ensure(size_t(n * heads * d));
-  p.q = q;
-  p.k_pool = k_pool_[size_t(index)].get();
-  p.v_pool = v_pool_[size_t(index)].get();
-  p.q_heads = int32_t(heads);
-  p.kv_heads = int32_t(kv_heads);
-  p.key_dim = p.value_dim = p.value_stride = int32_t(d);
-  p.scale = scale_;
-  k::paged_prefill_attention_forward(p, stream_);
-  linear(layer.o, p.out, n, out);
+  float* attended = s_->attn.ensure(size_t(n * heads * d));
+  if (shape.decode_context > 0) {  // one query per sequence: split-KV decode (query i, table row i)
+    k::PagedDecodeAttentionParams p{};
+    p.out = attended;
+    p.q = q;
+    p.k_pool = k_pool_[size_t(index)].get();
+    p.v_pool = v_pool_[size_t(index)].get();
+    p.block_tables = s_->block_tables.get();
+    p.context_lens = s_->context_lens.get();
+    p.num_seqs = n;
+    p.num_blocks = num_blocks_;
+    p.q_heads = int32_t(heads);
+    p.kv_heads = int32_t(kv_heads);
+    p.head_dim = int32_t(d);
+    p.block_tokens = int32_t(block_tokens_);
+    p.max_blocks = int32_t(shape.max_blocks);
+    p.max_context_len = int32_t(shape.decode_context);
+    p.split_tokens = int32_t(decode_split_tokens());
+    p.workspace_bytes = k::paged_decode_attention_workspace_bytes(n, p.q_heads, p.head_dim, p.max_context_len,
+                                                                 p.split_tokens);
+    p.workspace = s_->decode_workspace.ensure(size_t(p.workspace_bytes / int64_t(sizeof(float)) + 1));
+    p.scale = scale_;
+    k::paged_decode_attention_forward(p, stream_);
+  } else {
+    auto p = attention_params(n, shape.seqs, shape.max_blocks, num_blocks_, block_tokens_, s_->block_tables.get(),
+                              s_->query_seqs.get(), s_->positions.get());
+    p.out = attended;
+    p.q = q;
+    p.k_pool = k_pool_[size_t(index)].get();
+    p.v_pool = v_pool_[size_t(index)].get();
+    p.q_heads = int32_t(heads);
+    p.kv_heads = int32_t(kv_heads);
+    p.key_dim = p.value_dim = p.value_stride = int32_t(d);
+    p.scale = scale_;
+    k::paged_prefill_attention_forward(p, stream_);
+  }
+  linear(layer.o, attended, n, out);
+}
+
+int64_t CudaRunner::decode_split_tokens() const {
+  // 64 positions a split (rounded up to whole blocks): enough blocks in flight at batch 1 to keep
+  // the GPU reading, few enough splits that the merge stays cheap.
+  return (64 + block_tokens_ - 1) / block_tokens_ * block_tokens_;
 }
 
 void CudaRunner::mla_attention(int64_t index, const StepShape& shape, float* out) {
@@ -445,7 +477,7 @@ void CudaRunner::validate(const StepInputs& in) const {
 void CudaRunner::upload_inputs(const std::vector<int32_t>& tokens, const std::vector<int32_t>& positions,
                                const std::vector<int64_t>& slots, const std::vector<int32_t>& query_seqs,
                                const std::vector<int32_t>& block_tables, const std::vector<int32_t>& draw_rows,
-                               const std::vector<FusedSamplingParams>& params) {
+                               const std::vector<FusedSamplingParams>& params, const std::vector<int32_t>& context_lens) {
   put(s_->tokens, tokens, stream_);
   put(s_->positions, positions, stream_);
   put(s_->slots, slots, stream_);
@@ -453,6 +485,7 @@ void CudaRunner::upload_inputs(const std::vector<int32_t>& tokens, const std::ve
   put(s_->block_tables, block_tables, stream_);
   put(s_->draw_rows, draw_rows, stream_);
   put(s_->params, params, stream_);
+  put(s_->context_lens, context_lens, stream_);
 }
 
 void CudaRunner::device_step(const StepShape& shape) {
@@ -520,9 +553,17 @@ bool CudaRunner::try_graph_step(const StepInputs& in) {
     if (seq.begin != i || seq.length != 1 || seq.table != i || in.draws[size_t(i)].token != i) return false;
   }
   const int64_t batch = *std::lower_bound(options_.graph_batches.begin(), options_.graph_batches.end(), n);
-  const int64_t max_blocks = std::min<int64_t>(num_blocks_, (config().max_position + block_tokens_ - 1) / block_tokens_);
+  // The context bucket: the longest context rounded up to a power of two (256 at least), within
+  // what the pool and the model allow. It fixes the tables' width and decode attention's splits.
+  int64_t longest = 1;
+  for (const auto& seq : in.sequences) longest = std::max(longest, seq.context);
+  int64_t bucket = 256;
+  while (bucket < longest) bucket *= 2;
+  const int64_t widest = std::min<int64_t>(num_blocks_, (config().max_position + block_tokens_ - 1) / block_tokens_);
+  const int64_t max_blocks = std::min<int64_t>(widest, (bucket + block_tokens_ - 1) / block_tokens_);
   if (in.max_blocks > max_blocks) return false;
-  const StepShape shape{batch, batch, max_blocks, batch};
+  const StepShape shape{batch, batch, max_blocks, batch, max_blocks * block_tokens_};
+  const std::pair<int64_t, int64_t> key{batch, max_blocks};
 
   // Padding (see the header): queries on position 0 of sequence 0, slot -1, draw 0's parameters.
   std::vector<int32_t> tokens(in.tokens), positions(in.positions);
@@ -538,16 +579,17 @@ bool CudaRunner::try_graph_step(const StepInputs& in) {
     query_seqs[size_t(i)] = int32_t(i < n ? i : 0);
     rows[size_t(i)] = int32_t(i);
   }
-  std::vector<int32_t> tables(size_t(batch * max_blocks), -1);
-  for (int64_t i = 0; i < n; ++i)
-    std::copy_n(in.block_tables.begin() + i * in.max_blocks, in.max_blocks, tables.begin() + i * max_blocks);
+  std::vector<int32_t> tables(size_t(batch * max_blocks), -1), context_lens(size_t(batch), 1);
+  for (int64_t i = 0; i < batch; ++i)  // padded rows: sequence 0's table (they read its position 0)
+    std::copy_n(in.block_tables.begin() + (i < n ? i : 0) * in.max_blocks, in.max_blocks, tables.begin() + i * max_blocks);
+  for (int64_t i = 0; i < n; ++i) context_lens[size_t(i)] = int32_t(in.sequences[size_t(i)].context);
 
-  auto found = graphs_.find(batch);
+  auto found = graphs_.find(key);
   const bool capture = found == graphs_.end();
-  DecodeGraph& graph = capture ? graphs_[batch] : found->second;
+  DecodeGraph& graph = capture ? graphs_[key] : found->second;
   s_ = &graph.scratch;
   try {
-    upload_inputs(tokens, positions, slots, query_seqs, tables, rows, params);
+    upload_inputs(tokens, positions, slots, query_seqs, tables, rows, params, context_lens);
     if (capture) {
       device_step(shape);  // eager, on the graph's buffers: sizes them all, so the capture allocates nothing
       cudaGraph_t captured = nullptr;
@@ -571,7 +613,7 @@ bool CudaRunner::try_graph_step(const StepInputs& in) {
     ++graph_launches_;
   } catch (...) {
     s_ = &eager_;
-    graphs_.erase(batch);
+    graphs_.erase(key);
     throw;
   }
   return true;
@@ -584,7 +626,7 @@ StepOutputs CudaRunner::step(const StepInputs& in) {
   if (n == 0) return {};
   if (try_graph_step(in)) {
     const int64_t batch = *std::lower_bound(options_.graph_batches.begin(), options_.graph_batches.end(), n);
-    auto outputs = fetch_outputs({batch, batch, 0, batch}, n, draws, in.record_experts);
+    auto outputs = fetch_outputs({batch, batch, 0, batch, 0}, n, draws, in.record_experts);
     s_ = &eager_;
     outputs.samples.resize(size_t(draws));
     return outputs;
@@ -598,8 +640,19 @@ StepOutputs CudaRunner::step(const StepInputs& in) {
     rows.push_back(int32_t(draw.token));
     params.push_back(draw.params);
   }
-  upload_inputs(in.tokens, in.positions, in.slots, query_seqs, in.block_tables, rows, params);
-  const StepShape shape{n, int64_t(in.sequences.size()), in.max_blocks, draws};
+  // A decode step (one token per sequence, in table order) takes split-KV decode attention.
+  bool decode = int64_t(in.sequences.size()) == n;
+  std::vector<int32_t> context_lens;
+  int64_t longest = 0;
+  for (int64_t i = 0; decode && i < n; ++i) {
+    const auto& seq = in.sequences[size_t(i)];
+    decode = seq.begin == i && seq.length == 1 && seq.table == i;
+    context_lens.push_back(int32_t(seq.context));
+    longest = std::max(longest, seq.context);
+  }
+  if (!decode) context_lens.clear();
+  upload_inputs(in.tokens, in.positions, in.slots, query_seqs, in.block_tables, rows, params, context_lens);
+  const StepShape shape{n, int64_t(in.sequences.size()), in.max_blocks, draws, decode ? longest : 0};
   device_step(shape);
   return fetch_outputs(shape, n, draws, in.record_experts);
 }

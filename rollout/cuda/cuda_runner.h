@@ -11,6 +11,9 @@
 // machine; this one against the CPU engine where a device is present (tests/gpu_engine).
 //
 // Decisions:
+// - Attention: GQA decode steps take split-KV paged decode attention (64-position splits, a fixed
+//   size: a sequence's result does not depend on the batch); prefill chunks, mixed steps and MLA
+//   (absorbed, key and value dims differ) take paged prefill attention.
 // - fp32 weights and activations: the runner copies the learner's parameters to the device at
 //   construction, and again on refresh_weights() (one pass over the weights; cudaMemcpyDefault,
 //   so a CUDA LibTorch's device tensors and a CPU LibTorch's host tensors both work). bf16 weights
@@ -25,12 +28,13 @@
 //   a graph captured for the smallest batch of the ladder (options.graph_batches) that holds it.
 //   The graph's shapes are the ladder size's: the step is padded with queries that attend to
 //   position 0 of the first sequence (finite values, nothing written: their slot is -1) and
-//   draws that copy the first one's parameters, and its block tables are padded to the static
-//   width min(num_blocks, ceil(max_position / block_tokens)). Every input lives in the graph's own
-//   buffers, refilled before each launch; nothing inside depends on a value read back to the host.
-//   A ladder size is captured on its first use, after one eager run of the same step (which sizes
-//   every buffer, so the capture allocates nothing); allocate_cache() drops the graphs (the pool
-//   moved). Weights keep their addresses across refresh_weights(), so graphs survive a refresh.
+//   draws that copy the first one's parameters, and its block tables are padded to the width of
+//   its context bucket (the longest context rounded up to a power of two, 256 at least; capped by
+//   the pool and max_position), which also bounds decode attention's splits. Every input lives in
+//   the graph's own buffers, refilled before each launch; nothing inside depends on a value read
+//   back to the host. A (ladder size, bucket) is captured on its first use, after one eager run
+//   of the same step (which sizes every buffer, so the capture allocates nothing);
+//   allocate_cache() drops the graphs (the pool moved). Weights keep their addresses across refresh_weights(), so graphs survive a refresh.
 //   Prefill chunks, mixed steps and batches above the ladder run eagerly.
 #pragma once
 
@@ -108,15 +112,18 @@ class CudaRunner : public ModelRunner {
   // Per-step buffers, grown to the largest step and kept.
   struct Scratch {
     DeviceArray<int32_t> tokens, positions, query_seqs, block_tables, expert_ids, counts, offsets, row_of_slot,
-        slot_of_row, draw_rows, sampled;
+        slot_of_row, draw_rows, sampled, context_lens;
     DeviceArray<int64_t> slots;
-    DeviceArray<float> x, normed, out, q, k, v, attn, a, b, c, d, router_weights, logits, logprobs;
+    DeviceArray<float> x, normed, out, q, k, v, attn, a, b, c, d, router_weights, logits, logprobs, decode_workspace;
     DeviceArray<char> permute_workspace;
     DeviceArray<FusedSamplingParams> params;
   };
   // What the device part of a step is shaped by: all of it is fixed for a captured graph.
   struct StepShape {
     int64_t tokens = 0, seqs = 0, max_blocks = 0, draws = 0;
+    // > 0: a decode step (query i is sequence i's one token), its longest context; GQA then takes
+    // split-KV decode attention. 0: prefill attention (chunks, mixed steps, MLA).
+    int64_t decode_context = 0;
   };
   struct StreamDeleter {
     void operator()(cudaStream_t s) const { cudaStreamDestroy(s); }
@@ -151,7 +158,8 @@ class CudaRunner : public ModelRunner {
   void upload_inputs(const std::vector<int32_t>& tokens, const std::vector<int32_t>& positions,
                      const std::vector<int64_t>& slots, const std::vector<int32_t>& query_seqs,
                      const std::vector<int32_t>& block_tables, const std::vector<int32_t>& draw_rows,
-                     const std::vector<FusedSamplingParams>& params);
+                     const std::vector<FusedSamplingParams>& params, const std::vector<int32_t>& context_lens);
+  int64_t decode_split_tokens() const;  // split-KV decode: positions per split
   // The device part of a step over s_'s inputs: layers, final norm, logits of the drawn rows,
   // sampling. Only launches and device copies: it is what a graph captures.
   void device_step(const StepShape& shape);
@@ -176,7 +184,7 @@ class CudaRunner : public ModelRunner {
   std::vector<DeviceArray<float>> k_pool_, v_pool_;  // per layer; MLA: k_pool_ only
   Scratch eager_;
   Scratch* s_ = &eager_;  // the buffers of the step being run: eager_, or a graph's own
-  std::map<int64_t, DecodeGraph> graphs_;  // by ladder size
+  std::map<std::pair<int64_t, int64_t>, DecodeGraph> graphs_;  // by (ladder size, table width)
   int64_t graph_launches_ = 0, graph_captures_ = 0;
 };
 
