@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "rollout/engine_weights.h"  // WeightRefresh
 #include "rollout/fused_sampling.h"
 #include "rollout/paged_kv.h"
 
@@ -66,6 +67,9 @@ class ModelRunner {
   virtual StepOutputs step(const StepInputs& inputs) = 0;
   // The learner's parameters changed: re-read them (a no-op for a runner that uses them in place).
   virtual void refresh_weights() = 0;
+  // What the last refresh (or the construction's fill) moved; all zero for a runner that reads
+  // the learner's tensors in place.
+  virtual WeightRefresh last_refresh() const { return {}; }
 };
 
 }  // namespace r1::rollout

@@ -58,16 +58,12 @@ ModelTensors model_tensors(const policy::CausalLM& model) {
       layer.moe = true;
       layer.router = moe->gate->weight.detach();
       if (moe->gate->e_score_correction_bias.defined()) layer.correction_bias = moe->gate->e_score_correction_bias.detach();
-      std::vector<torch::Tensor> gate, up, down;
       for (const auto& e : *moe->experts) {
         auto* expert = e->as<policy::Mlp>();
-        gate.push_back(expert->gate_proj->weight);
-        up.push_back(expert->up_proj->weight);
-        down.push_back(expert->down_proj->weight);
+        layer.w_gate.push_back(expert->gate_proj->weight.detach());
+        layer.w_up.push_back(expert->up_proj->weight.detach());
+        layer.w_down.push_back(expert->down_proj->weight.detach());
       }
-      layer.w_gate = torch::stack(gate);
-      layer.w_up = torch::stack(up);
-      layer.w_down = torch::stack(down);
       if (moe->shared_experts) {
         layer.has_shared = true;
         layer.shared = mlp_of(moe->shared_experts);

@@ -4,8 +4,8 @@
 // every runner built from the kernels (rollout/reference_runner.h on the host,
 // rollout/cuda/cuda_runner.h on the device) copies from, so they cannot disagree on what a weight is.
 //
-// The tensors are the model's own (detached views; the stacked experts are fresh copies), on the
-// model's device, in its dtype.
+// The tensors are the model's own (detached views, nothing copied), on the
+// model's device, in its dtype; the experts' are listed one by one, for the runner to stack.
 #pragma once
 
 #include <torch/torch.h>
@@ -38,8 +38,9 @@ struct LayerTensors {
   MlpTensors mlp;
   torch::Tensor router;           // [E][hidden]
   torch::Tensor correction_bias;  // [E] or undefined
-  torch::Tensor w_gate, w_up;     // [E][expert_intermediate][hidden]
-  torch::Tensor w_down;           // [E][hidden][expert_intermediate]
+  // Per expert, in order (views, no copy): [expert_intermediate][hidden] gate and up, and
+  // [hidden][expert_intermediate] down; a runner stacks them [E][out][in].
+  std::vector<torch::Tensor> w_gate, w_up, w_down;
   bool has_shared = false;
   MlpTensors shared;
   LinearTensors shared_gate;      // Qwen2-MoE's [1][hidden] sigmoid gate, or absent

@@ -5,6 +5,7 @@
 #include <map>
 
 #include "common/error.h"
+#include "rollout/bf16.h"
 #include "rollout/expert_ffn.h"
 #include "rollout/fused_sampling.h"
 #include "rollout/model_tensors.h"
@@ -20,22 +21,51 @@ namespace {
 using Linear = ReferenceRunner::Linear;
 using Mlp = ReferenceRunner::Mlp;
 
-Linear host_linear(const LinearTensors& t) {
+// The weights as the runner keeps them: fp32, or rounded to bf16.
+std::vector<float> host_weights(const torch::Tensor& t, bool bf16) {
+  auto values = host_floats(t);
+  if (bf16) bf16_round_in_place(values);
+  return values;
+}
+
+// Per-expert weights stacked [E][out][in].
+std::vector<float> host_weights(const std::vector<torch::Tensor>& experts, bool bf16) {
+  std::vector<float> stacked;
+  for (const auto& t : experts) {
+    const auto values = host_weights(t, bf16);
+    stacked.insert(stacked.end(), values.begin(), values.end());
+  }
+  return stacked;
+}
+
+Linear host_linear(const LinearTensors& t, bool bf16) {
   Linear l;
   if (!t.present()) return l;
   l.out = t.weight.size(0);
   l.in = t.weight.size(1);
-  l.weight = host_floats(t.weight);
+  l.weight = host_weights(t.weight, bf16);
   l.bias = host_floats(t.bias);
+  l.bf16 = bf16;
   return l;
 }
 
-Mlp host_mlp(const MlpTensors& t) { return {host_linear(t.gate), host_linear(t.up), host_linear(t.down)}; }
+Mlp host_mlp(const MlpTensors& t, bool bf16) {
+  return {host_linear(t.gate, bf16), host_linear(t.up, bf16), host_linear(t.down, bf16)};
+}
+
+// x, or x rounded to bf16 when the GEMM reading it has bf16 weights (as cuda_runner.cpp).
+std::vector<float> gemm_input(const std::vector<float>& x, bool bf16) {
+  if (!bf16) return x;
+  auto rounded = x;
+  bf16_round_in_place(rounded);
+  return rounded;
+}
 
 // y = x W^T + b over `rows` rows, fp32 sums in input order (cuBLAS on the GPU).
-std::vector<float> apply(const Linear& l, const std::vector<float>& x, int64_t rows) {
-  R1_ASSERT(l.in > 0 && int64_t(x.size()) == rows * l.in, "ReferenceRunner: linear [", l.out, " x ", l.in,
-            "] given ", x.size(), " floats for ", rows, " rows");
+std::vector<float> apply(const Linear& l, const std::vector<float>& input, int64_t rows) {
+  R1_ASSERT(l.in > 0 && int64_t(input.size()) == rows * l.in, "ReferenceRunner: linear [", l.out, " x ", l.in,
+            "] given ", input.size(), " floats for ", rows, " rows");
+  const auto x = gemm_input(input, l.bf16);
   std::vector<float> y(size_t(rows * l.out));
   for (int64_t r = 0; r < rows; ++r) {
     const float* xr = x.data() + r * l.in;
@@ -86,49 +116,50 @@ void write_slots(std::vector<float>& pool, const std::vector<float>& rows, const
 
 }  // namespace
 
-ReferenceRunner::ReferenceRunner(policy::CausalLM model, int64_t cache_bytes)
-    : model_(std::move(model)), cache_bytes_(cache_bytes), rope_(rotary_tables(model_->config())) {
-  R1_CHECK(cache_bytes_ > 0, "ReferenceRunner: cache_bytes must be > 0, got ", cache_bytes_);
+ReferenceRunner::ReferenceRunner(policy::CausalLM model, ReferenceRunnerOptions options)
+    : model_(std::move(model)), options_(options), rope_(rotary_tables(model_->config())) {
+  R1_CHECK(options_.cache_bytes > 0, "ReferenceRunner: cache_bytes must be > 0, got ", options_.cache_bytes);
   refresh_weights();
 }
 
 void ReferenceRunner::refresh_weights() {
   const auto t = model_tensors(model_);
-  embed_ = host_floats(t.embed);
+  const bool bf16 = options_.bf16_weights;
+  embed_ = host_weights(t.embed, bf16);
   final_norm_ = host_floats(t.final_norm);
-  lm_head_ = host_linear({t.lm_head, {}});
+  lm_head_ = host_linear({t.lm_head, {}}, bf16);
   scale_ = static_cast<float>(t.attention_scale);
   layers_.clear();
   for (const auto& l : t.layers) {
     Layer layer;
     layer.input_norm = host_floats(l.input_norm);
     layer.post_norm = host_floats(l.post_norm);
-    layer.q = host_linear(l.q);
-    layer.k = host_linear(l.k);
-    layer.v = host_linear(l.v);
-    layer.o = host_linear(l.o);
+    layer.q = host_linear(l.q, bf16);
+    layer.k = host_linear(l.k, bf16);
+    layer.v = host_linear(l.v, bf16);
+    layer.o = host_linear(l.o, bf16);
     layer.q_norm = host_floats(l.q_norm);
     layer.k_norm = host_floats(l.k_norm);
-    layer.q_a = host_linear(l.q_a);
-    layer.q_b = host_linear(l.q_b);
-    layer.kv_a = host_linear(l.kv_a);
-    layer.kv_b = host_linear(l.kv_b);
+    layer.q_a = host_linear(l.q_a, bf16);
+    layer.q_b = host_linear(l.q_b, bf16);
+    layer.kv_a = host_linear(l.kv_a, bf16);
+    layer.kv_b = host_linear(l.kv_b, bf16);
     layer.q_a_norm = host_floats(l.q_a_norm);
     layer.kv_a_norm = host_floats(l.kv_a_norm);
     layer.moe = l.moe;
     if (l.moe) {
-      layer.router = host_linear({l.router, {}});
+      layer.router = host_linear({l.router, {}}, /*bf16=*/false);  // the learner's choice: fp32
       layer.routing = router_config(config(), host_floats(l.correction_bias));
-      layer.w_gate = host_floats(l.w_gate);
-      layer.w_up = host_floats(l.w_up);
-      layer.w_down = host_floats(l.w_down);
+      layer.w_gate = host_weights(l.w_gate, bf16);
+      layer.w_up = host_weights(l.w_up, bf16);
+      layer.w_down = host_weights(l.w_down, bf16);
       layer.has_shared = l.has_shared;
       if (l.has_shared) {
-        layer.shared = host_mlp(l.shared);
-        layer.shared_gate = host_linear(l.shared_gate);
+        layer.shared = host_mlp(l.shared, bf16);
+        layer.shared_gate = host_linear(l.shared_gate, bf16);
       }
     } else {
-      layer.mlp = host_mlp(l.mlp);
+      layer.mlp = host_mlp(l.mlp, bf16);
     }
     layers_.push_back(std::move(layer));
   }
@@ -215,22 +246,25 @@ std::vector<float> ReferenceRunner::mla_attention(int64_t index, const std::vect
 
   // kv_b_proj's weight is [heads][nope + vdim][rank]: W_uk_h its first nope rows, W_uv_h the rest.
   const float* w = layer.kv_b.weight.data();
+  const auto q_in = gemm_input(q, layer.kv_b.bf16);  // the absorb GEMM reads q rounded (bf16 weights)
   std::vector<float> query(size_t(n * heads * row));
   for (int64_t t = 0; t < n; ++t)
     for (int64_t h = 0; h < heads; ++h) {
-      const float* qh = q.data() + (t * heads + h) * qk;
+      const float* qh = q_in.data() + (t * heads + h) * qk;
+      const float* q_pe = q.data() + (t * heads + h) * qk + nope;  // copied as is
       float* out = query.data() + (t * heads + h) * row;
       for (int64_t r = 0; r < rank; ++r) {
         float sum = 0.0f;
         for (int64_t j = 0; j < nope; ++j) sum += qh[j] * w[(h * (nope + vdim) + j) * rank + r];
         out[r] = sum;
       }
-      std::copy_n(qh + nope, rope, out + rank);
+      std::copy_n(q_pe, rope, out + rank);
     }
   PagedPrefillGeometry geometry{heads, 1, row, rank, row, block_tokens_, num_blocks_, in.max_blocks};
   const auto& pool = k_pool_[size_t(index)];
-  const auto latent_avg =
-      paged_prefill_attention_reference({query, pool, pool, in.block_tables, query_seqs, in.positions}, geometry, scale_);
+  const auto latent_avg = gemm_input(
+      paged_prefill_attention_reference({query, pool, pool, in.block_tables, query_seqs, in.positions}, geometry, scale_),
+      layer.kv_b.bf16);
   std::vector<float> lifted(size_t(n * heads * vdim));
   for (int64_t t = 0; t < n; ++t)
     for (int64_t h = 0; h < heads; ++h) {

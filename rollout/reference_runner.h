@@ -29,16 +29,23 @@
 
 namespace r1::rollout {
 
+struct ReferenceRunnerOptions {
+  int64_t cache_bytes = int64_t{64} << 20;  // what free_cache_bytes() reports
+  // The CUDA runner's bf16 mode (rollout/cuda/cuda_runner.h): every matrix but the router's
+  // rounded to bf16, and the inputs of the GEMMs that read them (not the expert FFN's) too.
+  bool bf16_weights = false;
+};
+
 class ReferenceRunner : public ModelRunner {
  public:
-  explicit ReferenceRunner(policy::CausalLM model, int64_t cache_bytes = int64_t{64} << 20);
+  explicit ReferenceRunner(policy::CausalLM model, ReferenceRunnerOptions options = {});
 
   int64_t vocab_size() const override { return config().vocab_size; }
   int64_t max_position() const override { return config().max_position; }
   KvCacheGeometry kv_geometry(int64_t block_tokens) const override;
   int64_t moe_layers() const override { return config().num_moe_layers(); }
   int64_t experts_per_token() const override { return config().is_moe() ? config().num_experts_per_token : 0; }
-  int64_t free_cache_bytes() const override { return cache_bytes_; }
+  int64_t free_cache_bytes() const override { return options_.cache_bytes; }
   void allocate_cache(int64_t num_blocks, int64_t block_tokens) override;
   void copy_blocks(const std::vector<BlockCopy>& copies) override;
   StepOutputs step(const StepInputs& inputs) override;
@@ -48,6 +55,7 @@ class ReferenceRunner : public ModelRunner {
     std::vector<float> weight;  // [out][in]
     std::vector<float> bias;    // [out] or empty
     int64_t out = 0, in = 0;
+    bool bf16 = false;          // weight rounded to bf16; inputs are rounded too
   };
   struct Mlp {
     Linear gate, up, down;
@@ -84,7 +92,7 @@ class ReferenceRunner : public ModelRunner {
                                   std::vector<int32_t>* chosen);
 
   policy::CausalLM model_;
-  int64_t cache_bytes_;
+  ReferenceRunnerOptions options_;
   RotaryTables rope_;
   std::vector<float> embed_, final_norm_;
   Linear lm_head_;

@@ -27,8 +27,8 @@
 //   shape into the engine's bf16 views (EngineWeights, rollout/engine_weights.h), the fastest of 3:
 //   ms, bytes read and written, and (read + written) / time against the same copy bandwidth.
 // - runner: "torch" (the LibTorch runner, rollout/torch_runner.h) or "cuda" (the CUDA runner of
-//   the kernels, rollout/cuda/cuda_runner.h, passed in as cuda_runner by a build that has it; it
-//   runs fp32 weights, so it needs dtype float32). The JSON's "engine" names the one measured.
+//   the kernels, rollout/cuda/cuda_runner.h, passed in as cuda_runner by a build that has it; its
+//   weights in the bench's dtype). The JSON's "engine" names the one measured.
 // - layers > 0 cuts every shape to that many layers (a short CPU run); the figures are then for
 //   that depth, and the JSON says so.
 #pragma once
@@ -58,8 +58,8 @@ struct ShapeBenchOptions {
   std::string hf_script = "scripts/hf_generate_bench.py";  // empty: no transformers baseline
   uint64_t seed = 0;
   std::string runner = "torch";       // or cuda (Decisions)
-  // Builds the CUDA runner over a model; empty in a build without CUDA.
-  std::function<std::unique_ptr<ModelRunner>(policy::CausalLM)> cuda_runner;
+  // Builds the CUDA runner over a model (bf16 weights or fp32); empty in a build without CUDA.
+  std::function<std::unique_ptr<ModelRunner>(policy::CausalLM, bool bf16)> cuda_runner;
 };
 
 // The HF config.json of a bench shape; UserError naming the known shapes otherwise.

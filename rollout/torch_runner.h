@@ -56,7 +56,7 @@ class TorchRunner : public ModelRunner {
   StepOutputs step(const StepInputs& inputs) override;
   void refresh_weights() override;
   // What the last refresh moved (all zeros when the runner uses the learner's tensors in place).
-  WeightRefresh last_refresh() const { return weights_ ? weights_->last_refresh() : WeightRefresh{}; }
+  WeightRefresh last_refresh() const override { return weights_ ? weights_->last_refresh() : WeightRefresh{}; }
 
  private:
   // Tokens [offset, offset + count) of step sequence `sequence`.

@@ -245,11 +245,13 @@ void add_bench_commands(CLI::App& app) {
       ->capture_default_str();
   rollout_cmd->add_option("--device", shapes->device, "with --shapes: auto, cuda or cpu")->capture_default_str();
   rollout_cmd->add_option("--dtype", shapes->dtype, "with --shapes: bfloat16 or float32")->capture_default_str();
-  rollout_cmd->add_option("--runner", shapes->runner, "with --shapes: torch (LibTorch) or cuda (the CUDA kernels; fp32)")
+  rollout_cmd->add_option("--runner", shapes->runner, "with --shapes: torch (LibTorch) or cuda (the CUDA kernels and cuBLAS)")
       ->capture_default_str();
 #if defined(R1_HAVE_CUDA_RUNNER)
-  shapes->cuda_runner = [](policy::CausalLM model) -> std::unique_ptr<rollout::ModelRunner> {
-    return std::make_unique<rollout::CudaRunner>(model);
+  shapes->cuda_runner = [](policy::CausalLM model, bool bf16) -> std::unique_ptr<rollout::ModelRunner> {
+    rollout::CudaRunnerOptions options;
+    options.bf16_weights = bf16;
+    return std::make_unique<rollout::CudaRunner>(model, options);
   };
 #endif
   rollout_cmd->add_option("--hf-script", shapes->hf_script, "with --shapes: the transformers baseline ('' skips it)")

@@ -2,6 +2,7 @@
 #include "rollout/cuda/cuda_runner.h"
 
 #include <algorithm>
+#include <chrono>
 
 #include "common/error.h"
 #include "rollout/cuda/cublas_check.h"
@@ -76,22 +77,58 @@ CudaRunner::CudaRunner(policy::CausalLM model, CudaRunnerOptions options)
 
 CudaRunner::~CudaRunner() = default;
 
+void CudaRunner::copy_weight(void* dst, const torch::Tensor& t, bool bf16) {
+  const auto dtype = bf16 ? torch::kBFloat16 : torch::kFloat32;
+  const auto src = t.detach();
+  if (src.is_cuda()) {
+    // A CUDA LibTorch's device tensor: one conversion kernel from the learner's tensor into ours,
+    // one pass (read the learner's bytes, write ours).
+    auto view = torch::from_blob(dst, src.sizes(), torch::TensorOptions().dtype(dtype).device(src.device()));
+    view.copy_(src);
+  } else {
+    // A host tensor (a CPU LibTorch): converted on the host, then copied over.
+    const auto converted = src.to(dtype).contiguous();
+    R1_CUDA_CHECK(cudaMemcpy(dst, converted.data_ptr(), size_t(converted.numel() * converted.element_size()),
+                             cudaMemcpyHostToDevice));
+  }
+  ++refresh_.tensors;
+  refresh_.bytes_read += src.numel() * int64_t(src.element_size());
+  refresh_.bytes_written += src.numel() * (bf16 ? 2 : 4);
+}
+
 void CudaRunner::upload(DeviceArray<float>& dst, const torch::Tensor& t) {
   if (!t.defined()) {
     dst = DeviceArray<float>();
     return;
   }
-  const auto src = t.detach().to(torch::kFloat32).contiguous();
-  dst.ensure(size_t(src.numel()));
-  // Default: the source may be a CPU LibTorch's host tensor or a CUDA LibTorch's device tensor.
-  R1_CUDA_CHECK(cudaMemcpy(dst.get(), src.data_ptr<float>(), size_t(src.numel()) * sizeof(float), cudaMemcpyDefault));
-  weight_bytes_ += src.numel() * int64_t(sizeof(float));
+  copy_weight(dst.ensure(size_t(t.numel())), t, false);
 }
 
-void CudaRunner::upload(Linear& dst, const torch::Tensor& weight, const torch::Tensor& bias) {
+void CudaRunner::upload(Weight& dst, const std::vector<torch::Tensor>& parts, bool bf16) {
+  int64_t total = 0;
+  for (const auto& t : parts) total += t.defined() ? t.numel() : 0;
+  if (total == 0) {
+    dst = Weight();
+    return;
+  }
+  // The parts side by side, in order (the experts stacked [E][out][in]); addresses kept across
+  // refreshes (ensure never moves a buffer of the same size), so captured graphs stay valid.
+  int64_t offset = 0;
+  if (bf16) {
+    dst.f32 = DeviceArray<float>();
+    uint16_t* base = dst.bf16.ensure(size_t(total));
+    for (const auto& t : parts) copy_weight(base + offset, t, true), offset += t.numel();
+  } else {
+    dst.bf16 = DeviceArray<uint16_t>();
+    float* base = dst.f32.ensure(size_t(total));
+    for (const auto& t : parts) copy_weight(base + offset, t, false), offset += t.numel();
+  }
+}
+
+void CudaRunner::upload(Linear& dst, const torch::Tensor& weight, const torch::Tensor& bias, bool bf16) {
   dst.out = weight.defined() ? weight.size(0) : 0;
   dst.in = weight.defined() ? weight.size(1) : 0;
-  upload(dst.weight, weight);
+  upload(dst.weight, {weight}, bf16);
   upload(dst.bias, bias);
 }
 
@@ -100,17 +137,19 @@ void CudaRunner::refresh_weights() {
   // The copies below run on the legacy stream, which does not wait for stream_ (non-blocking) or
   // LibTorch's streams: let everything in flight finish first.
   R1_CUDA_CHECK(cudaDeviceSynchronize());
-  weight_bytes_ = 0;
+  const auto start = std::chrono::steady_clock::now();
+  refresh_ = WeightRefresh();
   const auto t = model_tensors(model_);
-  auto linear_of = [&](Linear& dst, const LinearTensors& src) { upload(dst, src.weight, src.bias); };
+  const bool bf16 = options_.bf16_weights;
+  auto linear_of = [&](Linear& dst, const LinearTensors& src) { upload(dst, src.weight, src.bias, bf16); };
   auto mlp_of = [&](Mlp& dst, const MlpTensors& src) {
     linear_of(dst.gate, src.gate);
     linear_of(dst.up, src.up);
     linear_of(dst.down, src.down);
   };
-  upload(embed_, t.embed);
+  upload(embed_, {t.embed}, bf16);
   upload(final_norm_, t.final_norm);
-  upload(lm_head_, t.lm_head);
+  upload(lm_head_, t.lm_head, {}, bf16);
   scale_ = static_cast<float>(t.attention_scale);
   layers_.resize(t.layers.size());
   for (size_t i = 0; i < t.layers.size(); ++i) {
@@ -129,12 +168,12 @@ void CudaRunner::refresh_weights() {
     upload(layer.kv_a_norm, l.kv_a_norm);
     layer.moe = l.moe;
     if (l.moe) {
-      upload(layer.router, l.router);
+      upload(layer.router, l.router, {}, /*bf16=*/false);  // the learner's choice: fp32
       layer.routing = router_config(config(), host_floats(l.correction_bias));
       upload(layer.correction_bias, l.correction_bias);
-      upload(layer.w_gate, l.w_gate);
-      upload(layer.w_up, l.w_up);
-      upload(layer.w_down, l.w_down);
+      upload(layer.w_gate, l.w_gate, bf16);
+      upload(layer.w_up, l.w_up, bf16);
+      upload(layer.w_down, l.w_down, bf16);
       layer.has_shared = l.has_shared;
       if (l.has_shared) {
         mlp_of(layer.shared, l.shared);
@@ -144,6 +183,8 @@ void CudaRunner::refresh_weights() {
       mlp_of(layer.mlp, l.mlp);
     }
   }
+  R1_CUDA_CHECK(cudaDeviceSynchronize());  // LibTorch's copies ran on its stream
+  refresh_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
 KvCacheGeometry CudaRunner::kv_geometry(int64_t block_tokens) const {
@@ -192,9 +233,35 @@ void CudaRunner::linear(const Linear& l, const float* x, int64_t rows, float* y)
   if (rows == 0) return;
   // Row-major y = x W^T is column-major y^T = W^T(col-major view of W) x^T.
   const float one = 1.0f, zero = 0.0f;
-  R1_CUBLAS_CHECK(cublasSgemm(blas_, CUBLAS_OP_T, CUBLAS_OP_N, int(l.out), int(rows), int(l.in), &one, l.weight.get(),
-                              int(l.in), x, int(l.in), &zero, y, int(l.out)));
+  if (!l.weight.bf16.empty()) {
+    uint16_t* xb = s_->x_bf16.ensure(size_t(rows * l.in));
+    k::to_bf16_forward(xb, x, rows * l.in, stream_);
+    R1_CUBLAS_CHECK(cublasGemmEx(blas_, CUBLAS_OP_T, CUBLAS_OP_N, int(l.out), int(rows), int(l.in), &one,
+                                 l.weight.bf16.get(), CUDA_R_16BF, int(l.in), xb, CUDA_R_16BF, int(l.in), &zero, y,
+                                 CUDA_R_32F, int(l.out), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+  } else {
+    R1_CUBLAS_CHECK(cublasSgemm(blas_, CUBLAS_OP_T, CUBLAS_OP_N, int(l.out), int(rows), int(l.in), &one,
+                                l.weight.f32.get(), int(l.in), x, int(l.in), &zero, y, int(l.out)));
+  }
   if (!l.bias.empty()) k::add_bias_forward(y, l.bias.get(), rows, l.out, stream_);
+}
+
+void CudaRunner::batched_gemm(cublasOperation_t op_a, int64_t m, int64_t n, int64_t k, const Weight& w, int64_t offset,
+                              int64_t lda, int64_t stride_a, const float* b, int64_t b_count, int64_t ldb,
+                              int64_t stride_b, float* c, int64_t ldc, int64_t stride_c, int64_t batch) {
+  const float one = 1.0f, zero = 0.0f;
+  if (w.bf16.empty()) {
+    R1_CUBLAS_CHECK(cublasSgemmStridedBatched(blas_, op_a, CUBLAS_OP_N, int(m), int(n), int(k), &one,
+                                              w.f32.get() + offset, int(lda), stride_a, b, int(ldb), stride_b, &zero, c,
+                                              int(ldc), stride_c, int(batch)));
+    return;
+  }
+  uint16_t* bb = s_->q_bf16.ensure(size_t(b_count));
+  k::to_bf16_forward(bb, b, b_count, stream_);
+  R1_CUBLAS_CHECK(cublasGemmStridedBatchedEx(blas_, op_a, CUBLAS_OP_N, int(m), int(n), int(k), &one,
+                                             w.bf16.get() + offset, CUDA_R_16BF, int(lda), stride_a, bb, CUDA_R_16BF,
+                                             int(ldb), stride_b, &zero, c, CUDA_R_32F, int(ldc), stride_c, int(batch),
+                                             CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
 }
 
 void CudaRunner::mlp(const Mlp& m, const float* x, int64_t rows, float* y) {
@@ -317,7 +384,6 @@ void CudaRunner::mla_attention(int64_t index, const StepShape& shape, float* out
   const int64_t n = shape.tokens, heads = c.num_heads;
   const int64_t nope = c.qk_nope_head_dim, rope_dims = c.qk_rope_head_dim, rank = c.kv_lora_rank, vdim = c.v_head_dim;
   const int64_t qk = nope + rope_dims, row = rank + rope_dims;
-  const float one = 1.0f, zero = 0.0f;
 
   float* q = s_->q.ensure(size_t(n * heads * qk));
   if (layer.q_a.out > 0) {
@@ -341,11 +407,10 @@ void CudaRunner::mla_attention(int64_t index, const StepShape& shape, float* out
 
   // Head h's query: [q_nope_h W_uk_h | q_pe_h]. kv_b's weight is [heads][nope + vdim][rank]; in
   // column-major terms W_uk_h is rank x nope (ld rank), q_nope_h^T nope x n (ld heads * qk).
-  const float* w = layer.kv_b.weight.get();
+  const Weight& w = layer.kv_b.weight;
   float* query = s_->b.ensure(size_t(n * heads * row));
-  R1_CUBLAS_CHECK(cublasSgemmStridedBatched(blas_, CUBLAS_OP_N, CUBLAS_OP_N, int(rank), int(n), int(nope), &one, w,
-                                            int(rank), (nope + vdim) * rank, q, int(heads * qk), qk, &zero, query,
-                                            int(heads * row), row, int(heads)));
+  batched_gemm(CUBLAS_OP_N, rank, n, nope, w, 0, rank, (nope + vdim) * rank, q, n * heads * qk, heads * qk, qk, query,
+               heads * row, row, heads);
   copy_rows(query + rank, row, q + nope, qk, rope_dims, n * heads, stream_);
 
   auto p = attention_params(n, shape.seqs, shape.max_blocks, num_blocks_, block_tokens_, s_->block_tables.get(),
@@ -362,9 +427,8 @@ void CudaRunner::mla_attention(int64_t index, const StepShape& shape, float* out
 
   // Lift by W_uv_h ([vdim][rank] rows of kv_b after the nope ones): out_h = avg_h W_uv_h^T.
   float* lifted = s_->d.ensure(size_t(n * heads * vdim));
-  R1_CUBLAS_CHECK(cublasSgemmStridedBatched(blas_, CUBLAS_OP_T, CUBLAS_OP_N, int(vdim), int(n), int(rank), &one,
-                                            w + nope * rank, int(rank), (nope + vdim) * rank, p.out, int(heads * rank),
-                                            rank, &zero, lifted, int(heads * vdim), vdim, int(heads)));
+  batched_gemm(CUBLAS_OP_T, vdim, n, rank, w, nope * rank, rank, (nope + vdim) * rank, p.out, n * heads * rank,
+               heads * rank, rank, lifted, heads * vdim, vdim, heads);
   linear(layer.o, lifted, n, out);
 }
 
@@ -419,16 +483,20 @@ void CudaRunner::feed_forward(const Layer& layer, int64_t tokens, int32_t* exper
   k::ExpertGemmParams up = gemm;  // gate/up with SwiGLU: x through the permutation -> h
   up.out = s_->b.ensure(size_t(capacity * c.expert_intermediate_size));
   up.a = x;
-  up.w = layer.w_gate.get();
-  up.w_up = layer.w_up.get();
+  up.w = layer.w_gate.f32.empty() ? nullptr : layer.w_gate.f32.get();
+  up.w_up = layer.w_up.f32.empty() ? nullptr : layer.w_up.f32.get();
+  up.w_bf16 = layer.w_gate.bf16.empty() ? nullptr : layer.w_gate.bf16.get();
+  up.w_up_bf16 = layer.w_up.bf16.empty() ? nullptr : layer.w_up.bf16.get();
   up.n = int32_t(c.expert_intermediate_size);
   up.k = int32_t(hidden);
   k::expert_swiglu_forward(up, stream_);
   k::ExpertGemmParams down = gemm;  // h -> y, row by row
   down.out = s_->v.ensure(size_t(capacity * hidden));
   down.a = up.out;
-  down.w = layer.w_down.get();
+  down.w = layer.w_down.f32.empty() ? nullptr : layer.w_down.f32.get();
   down.w_up = nullptr;
+  down.w_bf16 = layer.w_down.bf16.empty() ? nullptr : layer.w_down.bf16.get();
+  down.w_up_bf16 = nullptr;
   down.n = int32_t(hidden);
   down.k = int32_t(c.expert_intermediate_size);
   k::expert_down_forward(down, stream_);
@@ -495,7 +563,8 @@ void CudaRunner::device_step(const StepShape& shape) {
   float* normed = s_->normed.ensure(size_t(n * hidden));
   float* out = s_->out.ensure(size_t(n * hidden));
   int32_t* expert_ids = s_->expert_ids.ensure(size_t(std::max<int64_t>(1, c.num_moe_layers() * n * top_k)));
-  k::gather_rows_forward(x, embed_.get(), s_->tokens.get(), n, hidden, c.vocab_size, stream_);
+  if (embed_.bf16.empty()) k::gather_rows_forward(x, embed_.f32.get(), s_->tokens.get(), n, hidden, c.vocab_size, stream_);
+  else k::gather_rows_forward(x, embed_.bf16.get(), s_->tokens.get(), n, hidden, c.vocab_size, stream_);
   int64_t moe_layer = 0;
   for (int64_t l = 0; l < int64_t(layers_.size()); ++l) {
     const Layer& layer = layers_[size_t(l)];

@@ -14,10 +14,15 @@
 // - Attention: GQA decode steps take split-KV paged decode attention (64-position splits, a fixed
 //   size: a sequence's result does not depend on the batch); prefill chunks, mixed steps and MLA
 //   (absorbed, key and value dims differ) take paged prefill attention.
-// - fp32 weights and activations: the runner copies the learner's parameters to the device at
-//   construction, and again on refresh_weights() (one pass over the weights; cudaMemcpyDefault,
-//   so a CUDA LibTorch's device tensors and a CPU LibTorch's host tensors both work). bf16 weights
-//   and K/V are not yet in the kernels.
+// - Weights: the runner copies the learner's parameters to the device at construction, and again
+//   on refresh_weights() (one pass over the weights; cudaMemcpyDefault, so a CUDA LibTorch's device
+//   tensors and a CPU LibTorch's host tensors both work), in fp32, or with options.bf16_weights
+//   every matrix but the router's in bf16 (rounded by LibTorch, to nearest even): the linear
+//   layers' GEMMs then take bf16 inputs (the fp32 activations rounded, rollout/bf16.h) with fp32
+//   accumulation and output (cublasGemmEx), the expert GEMMs widen bf16 weights in their tiles
+//   (fp32 activations), the embedding rows are widened. Norms, the router (its choice must be the
+//   learner's), activations and the K/V pool stay fp32. The reference runner's bf16 mode rounds at
+//   the same places.
 // - cuBLAS in its default math mode (no TF32), so fp32 GEMMs round as fp32 sums do.
 // - Scratch buffers grow to the largest step seen and are kept; the KV pool is one allocation per
 //   layer. free_cache_bytes() is the device's free memory after the weights, less a reserve for
@@ -48,6 +53,7 @@
 
 #include "policy/transformer.h"
 #include "rollout/cuda/device_array.h"
+#include "rollout/engine_weights.h"  // WeightRefresh
 #include "rollout/model_runner.h"
 #include "rollout/moe_routing.h"
 
@@ -55,6 +61,8 @@ namespace r1::rollout {
 
 struct CudaRunnerOptions {
   bool cuda_graphs = true;
+  // bf16 weights (Decisions); false: fp32.
+  bool bf16_weights = false;
   std::vector<int64_t> graph_batches{1, 2, 4, 8, 16, 32, 64, 128, 256};  // ascending
 };
 
@@ -76,8 +84,10 @@ class CudaRunner : public ModelRunner {
   void copy_blocks(const std::vector<BlockCopy>& copies) override;
   StepOutputs step(const StepInputs& inputs) override;
   void refresh_weights() override;
-  // Bytes of weights on the device (what a refresh copies).
-  int64_t weight_bytes() const { return weight_bytes_; }
+  // The last refresh (the construction's fill at first): tensors, bytes read from the learner and
+  // written to the device, seconds. One pass: each learner tensor read once, ours written once.
+  WeightRefresh last_refresh() const override { return refresh_; }
+  int64_t weight_bytes() const { return refresh_.bytes_written; }
   // Decode steps run as graph launches, and graphs captured, since construction.
   int64_t graph_launches() const { return graph_launches_; }
   int64_t graph_captures() const { return graph_captures_; }
@@ -85,9 +95,14 @@ class CudaRunner : public ModelRunner {
  private:
   template <class T>
   using DeviceArray = kernels::DeviceArray<T>;
+  struct Weight {  // one of the two, by the weight dtype (the router's always fp32)
+    DeviceArray<float> f32;
+    DeviceArray<uint16_t> bf16;
+    bool empty() const { return f32.empty() && bf16.empty(); }
+  };
   struct Linear {
-    DeviceArray<float> weight;  // [out][in], row-major as nn.Linear
-    DeviceArray<float> bias;    // [out], or empty
+    Weight weight;            // [out][in], row-major as nn.Linear
+    DeviceArray<float> bias;  // [out], or empty
     int64_t out = 0, in = 0;
   };
   struct Mlp {
@@ -104,7 +119,7 @@ class CudaRunner : public ModelRunner {
     Linear router;
     RouterConfig routing;                     // the policy's, read once (the bias also on the device)
     DeviceArray<float> correction_bias;
-    DeviceArray<float> w_gate, w_up, w_down;  // stacked experts [E][out][in]
+    Weight w_gate, w_up, w_down;              // stacked experts [E][out][in]
     bool has_shared = false;
     Mlp shared;
     Linear shared_gate;                       // Qwen2-MoE, or empty
@@ -116,6 +131,7 @@ class CudaRunner : public ModelRunner {
     DeviceArray<int64_t> slots;
     DeviceArray<float> x, normed, out, q, k, v, attn, a, b, c, d, router_weights, logits, logprobs, decode_workspace;
     DeviceArray<char> permute_workspace;
+    DeviceArray<uint16_t> x_bf16, q_bf16;  // GEMM inputs rounded to bf16
     DeviceArray<FusedSamplingParams> params;
   };
   // What the device part of a step is shaped by: all of it is fixed for a captured graph.
@@ -142,7 +158,15 @@ class CudaRunner : public ModelRunner {
   const policy::ModelConfig& config() const { return model_->config(); }
   // Copies a tensor of model_tensors() to the device (empty for an undefined one).
   void upload(DeviceArray<float>& dst, const torch::Tensor& t);
-  void upload(Linear& dst, const torch::Tensor& weight, const torch::Tensor& bias = {});
+  void upload(Weight& dst, const std::vector<torch::Tensor>& parts, bool bf16);  // parts side by side
+  // One tensor into device memory at dst, converted to fp32 or bf16 on the way; counted in refresh_.
+  void copy_weight(void* dst, const torch::Tensor& t, bool bf16);
+  void upload(Linear& dst, const torch::Tensor& weight, const torch::Tensor& bias, bool bf16);
+  // Strided-batched c = op(a) b (column-major, cuBLAS's terms) with a the weight `w` from
+  // element `offset`; b is read from `b_count` floats at b (rounded to bf16 first for bf16 weights).
+  void batched_gemm(cublasOperation_t op_a, int64_t m, int64_t n, int64_t k, const Weight& w, int64_t offset,
+                    int64_t lda, int64_t stride_a, const float* b, int64_t b_count, int64_t ldb, int64_t stride_b,
+                    float* c, int64_t ldc, int64_t stride_c, int64_t batch);
   // y[rows][l.out] = x[rows][l.in] W^T + b.
   void linear(const Linear& l, const float* x, int64_t rows, float* y);
   void mlp(const Mlp& m, const float* x, int64_t rows, float* y);
@@ -175,10 +199,11 @@ class CudaRunner : public ModelRunner {
   cudaStream_t stream_ = nullptr;  // stream_owner_'s
   cublasHandle_t blas_ = nullptr;  // blas_owner_'s
   DeviceArray<char> blas_workspace_;  // set once, so that cuBLAS allocates nothing while captured
-  DeviceArray<float> rope_cos_, rope_sin_, embed_, final_norm_;
+  DeviceArray<float> rope_cos_, rope_sin_, final_norm_;
+  Weight embed_;
   Linear lm_head_;
   std::vector<Layer> layers_;
-  int64_t weight_bytes_ = 0;
+  WeightRefresh refresh_;
   float scale_ = 1.0f;  // attention scores' multiplier
   int64_t block_tokens_ = 0, num_blocks_ = 0;
   std::vector<DeviceArray<float>> k_pool_, v_pool_;  // per layer; MLA: k_pool_ only

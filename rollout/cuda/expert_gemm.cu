@@ -38,10 +38,15 @@ __device__ int expert_of_row(const int32_t* offsets, int experts, int64_t row) {
 
 __device__ float silu(float g) { return g / (1.0f + expf(-g)); }
 
+// A weight as fp32: itself, or a bf16's bits widened (exact).
+__device__ float widen(float w) { return w; }
+__device__ float widen(uint16_t w) { return __uint_as_float(uint32_t(w) << 16); }
+
 // grid (ceil(capacity / kTileRows), ceil(n / kTileCols)). kSwiGlu: a = x read through slot_of_row, two
 // weights, out = silu(gate) * up; else a = h by row, one weight.
-template <bool kSwiGlu>
-__global__ void __launch_bounds__(kThreads) expert_gemm_kernel(ExpertGemmParams p) {
+// W: float or uint16_t (bf16 bits), the weights' storage; w and w_up point to that type.
+template <bool kSwiGlu, class W>
+__global__ void __launch_bounds__(kThreads) expert_gemm_kernel(ExpertGemmParams p, const W* w_all, const W* w_up_all) {
   __shared__ float a_tile[kTileRows][kTileK + 1];  // +1: no bank conflicts on the column reads
   __shared__ float w_tile[kTileCols][kTileK + 1];
   __shared__ float u_tile[kSwiGlu ? kTileCols : 1][kTileK + 1];
@@ -62,8 +67,8 @@ __global__ void __launch_bounds__(kThreads) expert_gemm_kernel(ExpertGemmParams 
   const int32_t slot = p.slot_of_row[row];
   // The A row this block row reads; null for padding.
   const float* a_row = slot < 0 ? nullptr : kSwiGlu ? p.a + int64_t(slot / p.top_k) * p.k : p.a + row * p.k;
-  const float* w = p.w + int64_t(expert) * p.n * p.k;
-  const float* w_up = kSwiGlu ? p.w_up + int64_t(expert) * p.n * p.k : nullptr;
+  const W* w = w_all + int64_t(expert) * p.n * p.k;
+  const W* w_up = kSwiGlu ? w_up_all + int64_t(expert) * p.n * p.k : nullptr;
 
   float acc[kColsPerThread] = {}, acc_up[kColsPerThread] = {};
   for (int k0 = 0; k0 < p.k; k0 += kTileK) {
@@ -77,8 +82,8 @@ __global__ void __launch_bounds__(kThreads) expert_gemm_kernel(ExpertGemmParams 
       const int c = i / kTileK, kk = i % kTileK;
       const bool in = col0 + c < p.n && k0 + kk < p.k;
       const int64_t at = int64_t(col0 + c) * p.k + k0 + kk;
-      w_tile[c][kk] = in ? w[at] : 0.0f;
-      if (kSwiGlu) u_tile[c][kk] = in ? w_up[at] : 0.0f;
+      w_tile[c][kk] = in ? widen(w[at]) : 0.0f;
+      if (kSwiGlu) u_tile[c][kk] = in ? widen(w_up[at]) : 0.0f;
     }
     __syncthreads();
 #pragma unroll
@@ -122,9 +127,12 @@ void validate(const ExpertGemmParams& p, bool swiglu, const char* name) {
   R1_ASSERT(p.n >= 1 && p.k >= 1 && (int64_t(p.n) + kTileCols - 1) / kTileCols <= 65535, name, ": n = ", p.n,
             ", k = ", p.k);
   if (p.capacity == 0) return;
-  R1_ASSERT(p.out != nullptr && p.a != nullptr && p.w != nullptr && p.offsets != nullptr && p.slot_of_row != nullptr,
-            name, ": out, a, w, offsets or slot_of_row is null");
-  R1_ASSERT(!swiglu || p.w_up != nullptr, name, ": w_up is null");
+  R1_ASSERT(p.out != nullptr && p.a != nullptr && p.offsets != nullptr && p.slot_of_row != nullptr, name,
+            ": out, a, offsets or slot_of_row is null");
+  R1_ASSERT((p.w != nullptr) != (p.w_bf16 != nullptr), name, ": exactly one of w and w_bf16 must be set");
+  if (swiglu)
+    R1_ASSERT(p.w != nullptr ? p.w_up != nullptr : p.w_up_bf16 != nullptr, name,
+              ": w_up (or w_up_bf16, with bf16 weights) is null");
 }
 
 template <bool kSwiGlu>
@@ -132,7 +140,8 @@ void launch(const ExpertGemmParams& p, cudaStream_t stream) {
   if (p.capacity == 0) return;
   const dim3 grid(static_cast<unsigned int>((p.capacity + kTileRows - 1) / kTileRows),
                   static_cast<unsigned int>((p.n + kTileCols - 1) / kTileCols));
-  expert_gemm_kernel<kSwiGlu><<<grid, kThreads, 0, stream>>>(p);
+  if (p.w != nullptr) expert_gemm_kernel<kSwiGlu, float><<<grid, kThreads, 0, stream>>>(p, p.w, p.w_up);
+  else expert_gemm_kernel<kSwiGlu, uint16_t><<<grid, kThreads, 0, stream>>>(p, p.w_bf16, p.w_up_bf16);
   R1_CUDA_CHECK(cudaGetLastError());
 }
 

@@ -2,7 +2,9 @@
 // weighted combine. What they compute is expert_swiglu_reference / expert_down_reference in
 // rollout/expert_ffn.h and combine() in rollout/moe_routing.h, their references; the rows come in
 // the expert-major order of moe_permute_forward (rollout/cuda/moe_permute.h), whose segments are
-// padded to `tile` rows so that no row tile of these kernels spans two experts. fp32 throughout.
+// padded to `tile` rows so that no row tile of these kernels spans two experts. fp32 activations
+// and math; the weights fp32, or bf16 (w_bf16 / w_up_bf16 instead of w / w_up: each value widened
+// to fp32 exactly, so the result is the fp32 kernel's on the bf16-rounded weights).
 // Nothing here reads a value back to the host: the grids are sized from the static capacity, and
 // tiles past the rows in use (offsets[E], on the device) return at once — CUDA-graph safe.
 #pragma once
@@ -30,6 +32,8 @@ struct ExpertGemmParams {
   int32_t tile;                // the permutation's tile: a multiple of kExpertGemmTileRows
   int32_t n;                   // output columns: intermediate (gate/up) or hidden (down)
   int32_t k;                   // reduction length: hidden (gate/up) or intermediate (down)
+  const uint16_t* w_bf16 = nullptr;     // bf16 bits of w, when w is null
+  const uint16_t* w_up_bf16 = nullptr;  // bf16 bits of w_up, when w_up is null (gate/up)
 };
 
 // h = silu(x W_gate^T) * (x W_up^T) per expert. Validates (r1::InternalError), then launches.

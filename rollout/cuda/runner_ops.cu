@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include <cuda_bf16.h>
+
 #include "rollout/cuda/cuda_check.h"
 
 namespace r1::rollout::kernels {
@@ -17,12 +19,23 @@ unsigned blocks_for(int64_t count) {
   return unsigned(std::min<int64_t>((count + kThreads - 1) / kThreads, 65535));
 }
 
-__global__ void gather_rows_kernel(float* out, const float* table, const int32_t* ids, int64_t rows, int64_t cols,
+__device__ float widen(float x) { return x; }
+__device__ float widen(uint16_t b) { return __uint_as_float(uint32_t(b) << 16); }
+
+template <class T>
+__global__ void gather_rows_kernel(float* out, const T* table, const int32_t* ids, int64_t rows, int64_t cols,
                                    int64_t table_rows) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < rows * cols; i += int64_t(gridDim.x) * blockDim.x) {
     const int64_t r = i / cols, c = i % cols;
     const int32_t id = ids[r];
-    out[i] = (id >= 0 && id < table_rows) ? table[int64_t(id) * cols + c] : nanf("");
+    out[i] = (id >= 0 && id < table_rows) ? widen(table[int64_t(id) * cols + c]) : nanf("");
+  }
+}
+
+__global__ void to_bf16_kernel(uint16_t* out, const float* x, int64_t count) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < count; i += int64_t(gridDim.x) * blockDim.x) {
+    const __nv_bfloat16 b = __float2bfloat16_rn(x[i]);
+    out[i] = *reinterpret_cast<const uint16_t*>(&b);
   }
 }
 
@@ -65,6 +78,19 @@ void gather_rows_forward(float* out, const float* table, const int32_t* ids, int
                          int64_t table_rows, cudaStream_t stream) {
   if (rows * cols == 0) return;
   gather_rows_kernel<<<blocks_for(rows * cols), kThreads, 0, stream>>>(out, table, ids, rows, cols, table_rows);
+  R1_CUDA_CHECK(cudaGetLastError());
+}
+
+void gather_rows_forward(float* out, const uint16_t* table, const int32_t* ids, int64_t rows, int64_t cols,
+                         int64_t table_rows, cudaStream_t stream) {
+  if (rows * cols == 0) return;
+  gather_rows_kernel<<<blocks_for(rows * cols), kThreads, 0, stream>>>(out, table, ids, rows, cols, table_rows);
+  R1_CUDA_CHECK(cudaGetLastError());
+}
+
+void to_bf16_forward(uint16_t* out, const float* x, int64_t count, cudaStream_t stream) {
+  if (count == 0) return;
+  to_bf16_kernel<<<blocks_for(count), kThreads, 0, stream>>>(out, x, count);
   R1_CUDA_CHECK(cudaGetLastError());
 }
 

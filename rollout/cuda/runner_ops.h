@@ -1,6 +1,6 @@
 // The small element-wise kernels the CUDA runner (rollout/cuda/cuda_runner.h) needs between its
 // GEMMs and the model kernels: embedding gather, the K/V write into the paged pool, bias and
-// residual adds, SwiGLU of a dense feed-forward, and Qwen2-MoE's sigmoid gate on the shared expert.
+// residual adds, bf16 rounding of GEMM inputs, SwiGLU of a dense feed-forward, and Qwen2-MoE's sigmoid gate on the shared expert.
 // Their plain references are the loops of rollout/reference_runner.cpp, which the runner's GPU test
 // compares the whole decomposition against; each is one line of arithmetic per element, in the
 // same fp32 order as there (silu(g) = g / (1 + exp(-g)), then times up).
@@ -19,6 +19,12 @@ void gather_rows_forward(float* out, const float* table, const int32_t* ids, int
 // outside [0, pool_rows) is not written.
 void scatter_rows_forward(float* pool, const float* rows, const int64_t* slots, int64_t count, int64_t cols,
                           int64_t src_stride, int64_t pool_rows, cudaStream_t stream);
+// The same from a table of bf16 bits, widened to fp32 (exact).
+void gather_rows_forward(float* out, const uint16_t* table, const int32_t* ids, int64_t rows, int64_t cols,
+                         int64_t table_rows, cudaStream_t stream);
+// out[i] = x[i] rounded to bf16 (to nearest, ties to even: rollout/bf16.h), as bits: the input of
+// a GEMM with bf16 weights.
+void to_bf16_forward(uint16_t* out, const float* x, int64_t count, cudaStream_t stream);
 // x[i] += y[i], i < count.
 void add_forward(float* x, const float* y, int64_t count, cudaStream_t stream);
 // y[r][c] += bias[c].

@@ -14,6 +14,7 @@
 
 #include "common/error.h"
 #include "rollout/cuda/cuda_check.h"
+#include "rollout/bf16.h"
 #include "rollout/cuda/expert_gemm.h"
 #include "rollout/expert_ffn.h"
 #include "rollout/moe_routing.h"
@@ -97,7 +98,22 @@ TEST_CASE("expert GEMM kernels: parameter validation (no device needed)") {
   };
   refused("tile = 8 must be a multiple of 16", [](auto& p) { p.tile = 8; });
   refused("n = 0", [](auto& p) { p.n = 0; }, false);
-  refused("out, a, w, offsets or slot_of_row is null", [](auto&) {});
+  refused("out, a, offsets or slot_of_row is null", [](auto&) {});
+  static const float one = 1.0f;
+  static const uint16_t one_bf16 = 0x3f80;
+  refused("exactly one of w and w_bf16", [](auto& p) {
+    p.out = const_cast<float*>(&one);
+    p.a = &one;
+    p.offsets = p.slot_of_row = reinterpret_cast<const int32_t*>(&one);
+    p.w = &one;
+    p.w_bf16 = &one_bf16;
+  });
+  refused("w_up (or w_up_bf16, with bf16 weights) is null", [](auto& p) {
+    p.out = const_cast<float*>(&one);
+    p.a = &one;
+    p.offsets = p.slot_of_row = reinterpret_cast<const int32_t*>(&one);
+    p.w_bf16 = &one_bf16;
+  });
   CHECK_THROWS_WITH_AS(moe_combine_forward({nullptr, nullptr, nullptr, nullptr, 3, 64, 2, 0}, nullptr),
                        doctest::Contains("hidden = 0"), r1::InternalError);
   ok.capacity = 0;
@@ -141,4 +157,34 @@ TEST_CASE("expert GEMM kernels: a token's output is the same bits alone and in a
   const std::vector<float> x_alone(x.begin() + t * 128, x.begin() + (t + 1) * 128);
   const auto one = moe_on_device(permute(alone, 16, 16), alone, x_alone, w, s);
   CHECK(one == std::vector<float>(all.begin() + t * 128, all.begin() + (t + 1) * 128));
+}
+
+TEST_CASE("expert GEMM kernels with bf16 weights equal the fp32 kernels on the widened weights, bit for bit") {
+  R1_SKIP_WITHOUT_CUDA_DEVICE();
+  const ExpertFfnShape s{16, 136, 80};
+  const Routing routing = random_routing(40, 4, s.num_experts, 7);
+  const auto perm = permute(routing, s.num_experts, 16);
+  const auto x = uniform_floats(size_t(40 * s.hidden), -1.0f, 1.0f, 8);
+  Weights w{uniform_floats(size_t(s.num_experts * s.intermediate * s.hidden), -0.2f, 0.2f, 9),
+            uniform_floats(size_t(s.num_experts * s.intermediate * s.hidden), -0.2f, 0.2f, 10),
+            uniform_floats(size_t(s.num_experts * s.hidden * s.intermediate), -0.2f, 0.2f, 11)};
+  for (auto* v : {&w.gate, &w.up, &w.down}) bf16_round_in_place(*v);  // exactly representable in bf16
+  std::vector<float> h32, y32;
+  moe_on_device(perm, routing, x, w, s, &h32, &y32);
+
+  DeviceArray<float> dx(x);
+  DeviceArray<uint16_t> gate(bf16_bits(w.gate)), up(bf16_bits(w.up)), down(bf16_bits(w.down));
+  DeviceArray<int32_t> offsets(perm.offsets), slot_of_row(perm.slot_of_row);
+  DeviceArray<float> h(size_t(perm.capacity * s.intermediate)), y(size_t(perm.capacity * s.hidden));
+  ExpertGemmParams p{h.get(), dx.get(), nullptr, nullptr, offsets.get(), slot_of_row.get(), perm.capacity,
+                     perm.tokens, int32_t(perm.top_k), int32_t(s.num_experts), int32_t(perm.tile),
+                     int32_t(s.intermediate), int32_t(s.hidden), gate.get(), up.get()};
+  expert_swiglu_forward(p, nullptr);
+  p = {y.get(), h.get(), nullptr, nullptr, offsets.get(), slot_of_row.get(), perm.capacity, perm.tokens,
+       int32_t(perm.top_k), int32_t(s.num_experts), int32_t(perm.tile), int32_t(s.hidden), int32_t(s.intermediate),
+       down.get(), nullptr};
+  expert_down_forward(p, nullptr);
+  R1_CUDA_CHECK(cudaDeviceSynchronize());
+  CHECK(h.to_host() == h32);
+  CHECK(y.to_host() == y32);
 }

@@ -6,6 +6,7 @@
 #include "tests/doctest_torch.h"
 
 #include "rollout/cuda/cuda_runner.h"
+#include "rollout/reference_runner.h"
 #include "tests/gpu/cuda_test_support.h"
 #include "tests/rollout/runner_parity.h"
 
@@ -19,6 +20,16 @@ std::unique_ptr<rollout::ModelRunner> eager_cuda_runner(policy::CausalLM model) 
   rollout::CudaRunnerOptions options;
   options.cuda_graphs = false;
   return std::make_unique<rollout::CudaRunner>(model, options);
+}
+std::unique_ptr<rollout::ModelRunner> bf16_cuda_runner(policy::CausalLM model) {
+  rollout::CudaRunnerOptions options;
+  options.bf16_weights = true;
+  return std::make_unique<rollout::CudaRunner>(model, options);
+}
+std::unique_ptr<rollout::ModelRunner> bf16_reference_runner(policy::CausalLM model) {
+  rollout::ReferenceRunnerOptions options;
+  options.bf16_weights = true;
+  return std::make_unique<rollout::ReferenceRunner>(model, options);
 }
 }  // namespace
 
@@ -77,4 +88,11 @@ TEST_CASE("cuda runner: the KV pool is sized from the device's free memory") {
   CHECK(runner.free_cache_bytes() > 0);
   CHECK(runner.free_cache_bytes() <= int64_t(free));
   CHECK(runner.weight_bytes() > 0);
+}
+
+TEST_CASE("cuda runner: bf16 weights give the bf16 reference runner's tokens, and logprobs as close to fp32 as the bf16 learner's") {
+  R1_SKIP_WITHOUT_CUDA_DEVICE();
+  test::check_greedy_against(bf16_cuda_runner, bf16_reference_runner, 2e-3);
+  const double worst = test::check_bf16_logprobs(bf16_cuda_runner);
+  MESSAGE("bf16 CUDA runner: worst mean |engine - fp32 learner| logprob ", worst);
 }

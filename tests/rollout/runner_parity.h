@@ -13,7 +13,9 @@
 
 #include <functional>
 
+#include "rl/token_batch.h"
 #include "rollout/cpu_engine.h"
+#include "rollout/engine_weights.h"
 #include "rollout/paged_engine.h"
 #include "rollout/torch_runner.h"
 #include "tests/rollout/hf_fixture_models.h"
@@ -141,6 +143,64 @@ inline void check_refresh(const RunnerFactory& make_runner) {
   CHECK(after != before);
   rollout::CpuEngine cpu(model, tok);
   CHECK(after == cpu.generate(request)[0].samples[0].token_ids);
+}
+
+// Greedy tokens equal another runner's (e.g. the CUDA runner's bf16 mode and the reference
+// runner's) on every HF family, logprobs within `tolerance`.
+inline void check_greedy_against(const RunnerFactory& make_runner, const RunnerFactory& make_other, double tolerance) {
+  SmallVocabTokenizer tok;
+  rollout::SamplingParams greedy;
+  greedy.temperature = 0;
+  greedy.max_tokens = 10;
+  const std::vector<rollout::GenerationRequest> requests = {{tok.encode("The cat sat on the mat"), 1, greedy, 1},
+                                                            {tok.encode("Hi"), 1, greedy, 2}};
+  for (const auto& family : hf_fixture_families()) {
+    CAPTURE(family);
+    auto model = load_hf_fixture(family);
+    auto engine = engine_on(make_runner, model, tok, false);
+    auto other = engine_on(make_other, model, tok, false);
+    check_same_samples(engine.generate(requests), other.generate(requests), tolerance);
+  }
+}
+
+// With bf16 weights, sampled logprobs are as close to the fp32 learner's as the bf16 learner's
+// are (LibTorch in bf16: activations rounded too), on a dense, a MoE and an MLA family. Returns
+// the worst mean |engine - fp32 learner| over them.
+inline double check_bf16_logprobs(const RunnerFactory& make_bf16_runner) {
+  SmallVocabTokenizer tok;
+  rollout::SamplingParams params;
+  params.max_tokens = 16;
+  const std::vector<rollout::GenerationRequest> requests = {{tok.encode("Sam has 5 pens."), 4, params, 3},
+                                                            {tok.encode("Q: 7*6?"), 2, params, 4}};
+  double worst = 0.0;
+  for (const std::string family : {"qwen3", "qwen3_moe", "deepseek_v3"}) {
+    CAPTURE(family);
+    auto fp32 = load_hf_fixture(family);
+    auto engine = engine_on(make_bf16_runner, fp32, tok, false);
+    const auto results = engine.generate(requests);
+    std::vector<rl::TokenSequence> seqs;
+    for (std::size_t r = 0; r < requests.size(); ++r)
+      for (const auto& s : results[r].samples) seqs.push_back({requests[r].prompt_ids, s.token_ids, s.logprobs});
+    auto batch = rl::pack(seqs, tok.pad_id());
+    torch::NoGradGuard no_grad;
+    rollout::EngineWeights bf16_learner(fp32, torch::kCPU, torch::kBFloat16);
+    auto bf16_model = bf16_learner.model();
+    const auto learner_bf16 = rl::token_logprobs(bf16_model, batch.input_ids).logprobs.to(torch::kFloat32);
+    const auto learner_fp32 = rl::token_logprobs(fp32, batch.input_ids).logprobs;
+    const double tokens = batch.loss_mask.sum().item<double>();
+    auto mean_gap = [&](const torch::Tensor& a, const torch::Tensor& b) {
+      return ((a - b).abs() * batch.loss_mask).sum().item<double>() / tokens;
+    };
+    const double engine_vs_fp32 = mean_gap(batch.old_logprobs, learner_fp32);
+    const double learner_vs_fp32 = mean_gap(learner_bf16, learner_fp32);
+    MESSAGE(family, ", bf16 weights, ", tokens, " tokens: mean |engine - fp32 learner| ", engine_vs_fp32,
+            ", |bf16 learner - fp32 learner| ", learner_vs_fp32);
+    CHECK(tokens > 60);
+    CHECK(engine_vs_fp32 > 0);  // really rounded
+    CHECK(engine_vs_fp32 < 1.5 * learner_vs_fp32);
+    worst = std::max(worst, engine_vs_fp32);
+  }
+  return worst;
 }
 
 }  // namespace r1::test

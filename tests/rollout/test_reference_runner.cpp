@@ -13,6 +13,11 @@ namespace {
 std::unique_ptr<rollout::ModelRunner> reference_runner(policy::CausalLM model) {
   return std::make_unique<rollout::ReferenceRunner>(model);
 }
+std::unique_ptr<rollout::ModelRunner> bf16_reference_runner(policy::CausalLM model) {
+  rollout::ReferenceRunnerOptions options;
+  options.bf16_weights = true;
+  return std::make_unique<rollout::ReferenceRunner>(model, options);
+}
 }  // namespace
 
 TEST_CASE("reference runner: the kernels' references give the CPU engine's greedy tokens on every HF family") {
@@ -27,3 +32,7 @@ TEST_CASE("reference runner: refresh_weights re-reads the learner's parameters")
   test::check_refresh(reference_runner);
 }
 
+
+TEST_CASE("reference runner: with bf16 weights, logprobs are as close to the fp32 learner's as the bf16 learner's") {
+  test::check_bf16_logprobs(bf16_reference_runner);
+}
