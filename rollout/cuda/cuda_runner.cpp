@@ -61,6 +61,7 @@ CudaRunner::CudaRunner(policy::CausalLM model, CudaRunnerOptions options)
   for (size_t i = 0; i < options_.graph_batches.size(); ++i)
     R1_CHECK(options_.graph_batches[i] >= 1 && (i == 0 || options_.graph_batches[i] > options_.graph_batches[i - 1]),
              "CudaRunner: graph_batches must be ascending and >= 1");
+  R1_CUDA_CHECK(cudaGetDevice(&device_));
   R1_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
   stream_owner_.reset(stream_);
   R1_CUBLAS_CHECK(cublasCreate(&blas_));
@@ -83,7 +84,7 @@ void CudaRunner::copy_weight(void* dst, const torch::Tensor& t, bool bf16) {
   if (src.is_cuda()) {
     // A CUDA LibTorch's device tensor: one conversion kernel from the learner's tensor into ours,
     // one pass (read the learner's bytes, write ours).
-    auto view = torch::from_blob(dst, src.sizes(), torch::TensorOptions().dtype(dtype).device(src.device()));
+    auto view = torch::from_blob(dst, src.sizes(), torch::TensorOptions().dtype(dtype).device(torch::kCUDA, device_));
     view.copy_(src);
   } else {
     // A host tensor (a CPU LibTorch): converted on the host, then copied over.
@@ -117,11 +118,13 @@ void CudaRunner::upload(Weight& dst, const std::vector<torch::Tensor>& parts, bo
   if (bf16) {
     dst.f32 = DeviceArray<float>();
     uint16_t* base = dst.bf16.ensure(size_t(total));
-    for (const auto& t : parts) copy_weight(base + offset, t, true), offset += t.numel();
+    for (const auto& t : parts)
+      if (t.defined()) copy_weight(base + offset, t, true), offset += t.numel();
   } else {
     dst.bf16 = DeviceArray<uint16_t>();
     float* base = dst.f32.ensure(size_t(total));
-    for (const auto& t : parts) copy_weight(base + offset, t, false), offset += t.numel();
+    for (const auto& t : parts)
+      if (t.defined()) copy_weight(base + offset, t, false), offset += t.numel();
   }
 }
 
@@ -215,6 +218,7 @@ void CudaRunner::allocate_cache(int64_t num_blocks, int64_t block_tokens) {
   block_tokens_ = block_tokens;
   num_blocks_ = num_blocks;
   graphs_.clear();  // they point into the old pool
+  graph_failed_.clear();
 }
 
 void CudaRunner::copy_blocks(const std::vector<BlockCopy>& copies) {
@@ -231,6 +235,11 @@ void CudaRunner::copy_blocks(const std::vector<BlockCopy>& copies) {
 void CudaRunner::linear(const Linear& l, const float* x, int64_t rows, float* y) {
   R1_ASSERT(l.out > 0, "CudaRunner: a linear layer the model does not have");
   if (rows == 0) return;
+  if (options_.batch_invariant) {  // y^T = op(W) x^T with op = T, as the cuBLAS call below
+    row_gemm(CUBLAS_OP_T, l.out, rows, l.in, l.weight, 0, l.in, 0, x, l.in, 0, y, l.out, 0, 1,
+             l.bias.empty() ? nullptr : l.bias.get());
+    return;
+  }
   // Row-major y = x W^T is column-major y^T = W^T(col-major view of W) x^T.
   const float one = 1.0f, zero = 0.0f;
   if (!l.weight.bf16.empty()) {
@@ -246,9 +255,36 @@ void CudaRunner::linear(const Linear& l, const float* x, int64_t rows, float* y)
   if (!l.bias.empty()) k::add_bias_forward(y, l.bias.get(), rows, l.out, stream_);
 }
 
+void CudaRunner::row_gemm(cublasOperation_t op_a, int64_t m, int64_t n, int64_t k, const Weight& w, int64_t offset,
+                          int64_t lda, int64_t stride_a, const float* b, int64_t ldb, int64_t stride_b, float* c,
+                          int64_t ldc, int64_t stride_c, int64_t batch, const float* bias) {
+  // cuBLAS's column-major C (m x n) = op(A) (m x k) B (k x n) in row_gemm's terms: an output row
+  // is a column j of C (c[j * ldc + i]), its input B's column j (b[j * ldb + kk]).
+  k::RowGemmParams p;
+  p.out = c;
+  p.a = b;
+  p.w = w.f32.empty() ? nullptr : w.f32.get() + offset;
+  p.w_bf16 = w.bf16.empty() ? nullptr : w.bf16.get() + offset;
+  p.bias = bias;
+  p.batch = batch;
+  p.rows = n;
+  p.cols = m;
+  p.depth = k;
+  p.a_row = ldb;
+  p.a_batch = stride_b;
+  p.w_i = op_a == CUBLAS_OP_N ? 1 : lda;  // op(A)(i, kk) = A[i + kk lda], or A[kk + i lda] transposed
+  p.w_k = op_a == CUBLAS_OP_N ? lda : 1;
+  p.w_batch = stride_a;
+  p.out_row = ldc;
+  p.out_batch = stride_c;
+  k::row_gemm_forward(p, stream_);
+}
+
 void CudaRunner::batched_gemm(cublasOperation_t op_a, int64_t m, int64_t n, int64_t k, const Weight& w, int64_t offset,
                               int64_t lda, int64_t stride_a, const float* b, int64_t b_count, int64_t ldb,
                               int64_t stride_b, float* c, int64_t ldc, int64_t stride_c, int64_t batch) {
+  if (options_.batch_invariant)
+    return row_gemm(op_a, m, n, k, w, offset, lda, stride_a, b, ldb, stride_b, c, ldc, stride_c, batch, nullptr);
   const float one = 1.0f, zero = 0.0f;
   if (w.bf16.empty()) {
     R1_CUBLAS_CHECK(cublasSgemmStridedBatched(blas_, op_a, CUBLAS_OP_N, int(m), int(n), int(k), &one,
@@ -334,7 +370,7 @@ void CudaRunner::gqa_attention(int64_t index, const StepShape& shape, float* out
   k::scatter_rows_forward(v_pool_[size_t(index)].get(), value, s_->slots.get(), n, kv_heads * d, kv_heads * d, pool_rows,
                           stream_);
   float* attended = s_->attn.ensure(size_t(n * heads * d));
-  if (shape.decode_context > 0) {  // one query per sequence: split-KV decode (query i, table row i)
+  if (shape.decode_context > 0 && !options_.batch_invariant) {  // one query a sequence: split-KV decode
     k::PagedDecodeAttentionParams p{};
     p.out = attended;
     p.q = q;
@@ -516,6 +552,16 @@ void CudaRunner::feed_forward(const Layer& layer, int64_t tokens, int32_t* exper
   }
 }
 
+std::vector<const void*> CudaRunner::Scratch::addresses() const {
+  return {tokens.get(),       positions.get(),    query_seqs.get(), block_tables.get(), expert_ids.get(),
+          counts.get(),       offsets.get(),      row_of_slot.get(), slot_of_row.get(), draw_rows.get(),
+          sampled.get(),      context_lens.get(), slots.get(),      x.get(),            normed.get(),
+          out.get(),          q.get(),            k.get(),          v.get(),            attn.get(),
+          a.get(),            b.get(),            c.get(),          d.get(),            router_weights.get(),
+          logits.get(),       logprobs.get(),     decode_workspace.get(), permute_workspace.get(), x_bf16.get(),
+          q_bf16.get(),       params.get()};
+}
+
 void CudaRunner::validate(const StepInputs& in) const {
   const auto& c = config();
   const int64_t n = int64_t(in.tokens.size()), pool_rows = num_blocks_ * block_tokens_;
@@ -534,8 +580,10 @@ void CudaRunner::validate(const StepInputs& in) const {
   }
   for (const auto& seq : in.sequences)
     R1_ASSERT(seq.begin >= 0 && seq.length >= 1 && seq.begin + seq.length <= n && seq.table >= 0 &&
-                  seq.table < int64_t(in.sequences.size()),
-              "CudaRunner: a sequence entry outside the step");
+                  seq.table < int64_t(in.sequences.size()) && seq.context >= seq.length &&
+                  seq.context <= in.max_blocks * block_tokens_,
+              "CudaRunner: a sequence entry outside the step or its block table (begin ", seq.begin, ", length ",
+              seq.length, ", context ", seq.context, ")");
   for (const auto& draw : in.draws) {
     R1_ASSERT(draw.token >= 0 && draw.token < n, "CudaRunner: draw of token ", draw.token, " of ", n);
     validate_sampling_params(draw.params);
@@ -653,14 +701,17 @@ bool CudaRunner::try_graph_step(const StepInputs& in) {
     std::copy_n(in.block_tables.begin() + (i < n ? i : 0) * in.max_blocks, in.max_blocks, tables.begin() + i * max_blocks);
   for (int64_t i = 0; i < n; ++i) context_lens[size_t(i)] = int32_t(in.sequences[size_t(i)].context);
 
-  auto found = graphs_.find(key);
-  const bool capture = found == graphs_.end();
-  DecodeGraph& graph = capture ? graphs_[key] : found->second;
-  s_ = &graph.scratch;
+  if (graph_failed_.count(key) != 0) return false;
+  Scratch& scratch = graph_scratch_[batch];
+  s_ = &scratch;
   try {
+    const auto before = scratch.addresses();
     upload_inputs(tokens, positions, slots, query_seqs, tables, rows, params, context_lens);
-    if (capture) {
-      device_step(shape);  // eager, on the graph's buffers: sizes them all, so the capture allocates nothing
+    auto graph = graphs_.find(key);
+    if (graph == graphs_.end() || scratch.addresses() != before) {
+      device_step(shape);  // eager, on the shared buffers: sizes them all, so the capture allocates nothing
+      if (scratch.addresses() != before)  // grown: this size's graphs point at freed buffers
+        for (auto it = graphs_.begin(); it != graphs_.end();) it = it->first.first == batch ? graphs_.erase(it) : std::next(it);
       cudaGraph_t captured = nullptr;
       R1_CUDA_CHECK(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
       try {
@@ -675,15 +726,19 @@ bool CudaRunner::try_graph_step(const StepInputs& in) {
       const cudaError_t made = cudaGraphInstantiate(&exec, captured, 0);
       cudaGraphDestroy(captured);
       R1_CUDA_CHECK(made);
-      graph.exec.reset(exec);
+      graph = graphs_.insert_or_assign(key, GraphExec(exec)).first;
       ++graph_captures_;
     }
-    R1_CUDA_CHECK(cudaGraphLaunch(graph.exec.get(), stream_));
+    R1_CUDA_CHECK(cudaGraphLaunch(graph->second.get(), stream_));
     ++graph_launches_;
-  } catch (...) {
+  } catch (const std::exception&) {
+    // No graph for this key from now on; the step runs eagerly (its K/V writes are idempotent).
+    cudaGetLastError();
     s_ = &eager_;
     graphs_.erase(key);
-    throw;
+    graph_failed_.insert(key);
+    ++graph_fallbacks_;
+    return false;
   }
   return true;
 }

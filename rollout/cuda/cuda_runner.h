@@ -14,9 +14,16 @@
 // - Attention: GQA decode steps take split-KV paged decode attention (64-position splits, a fixed
 //   size: a sequence's result does not depend on the batch); prefill chunks, mixed steps and MLA
 //   (absorbed, key and value dims differ) take paged prefill attention.
+// - Batch-invariant mode (options.batch_invariant): every GEMM is row_gemm_forward (one warp an
+//   output, a fixed summation order: runner_ops.h) instead of cuBLAS, and every step's attention
+//   is paged prefill attention (per query, keys in position order), so a sequence's tokens and
+//   logprobs are the same bits alone, in any batch, padded in a graph, and when preempted and
+//   recomputed. The rest (RMSNorm, RoPE, router, permutation, expert GEMMs, combine, sampling) is
+//   per row already. Slower: no tensor cores, no split-KV.
 // - Weights: the runner copies the learner's parameters to the device at construction, and again
-//   on refresh_weights() (one pass over the weights; cudaMemcpyDefault, so a CUDA LibTorch's device
-//   tensors and a CPU LibTorch's host tensors both work), in fp32, or with options.bf16_weights
+//   on refresh_weights(), in one pass over the weights (a CUDA LibTorch's device tensors converted
+//   straight into the runner's buffers, a CPU LibTorch's on the host and copied over; tied
+//   embeddings are read twice, as the embedding and as the output matrix), in fp32, or with options.bf16_weights
 //   every matrix but the router's in bf16 (rounded by LibTorch, to nearest even): the linear
 //   layers' GEMMs then take bf16 inputs (the fp32 activations rounded, rollout/bf16.h) with fp32
 //   accumulation and output (cublasGemmEx), the expert GEMMs widen bf16 weights in their tiles
@@ -40,7 +47,10 @@
 //   back to the host. A (ladder size, bucket) is captured on its first use, after one eager run
 //   of the same step (which sizes every buffer, so the capture allocates nothing);
 //   allocate_cache() drops the graphs (the pool moved). Weights keep their addresses across refresh_weights(), so graphs survive a refresh.
-//   Prefill chunks, mixed steps and batches above the ladder run eagerly.
+//   Prefill chunks, mixed steps and batches above the ladder run eagerly, and so does a step whose
+//   capture fails (counted in graph_fallbacks()). A graph's GEMMs run at the ladder's row count,
+//   so its results may differ from an eager step's in the last bits (cuBLAS picks its algorithm
+//   by shape); attention, routing, the expert GEMMs and sampling are per row either way.
 #pragma once
 
 #include <cublas_v2.h>
@@ -49,6 +59,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <set>
 #include <vector>
 
 #include "policy/transformer.h"
@@ -63,6 +74,8 @@ struct CudaRunnerOptions {
   bool cuda_graphs = true;
   // bf16 weights (Decisions); false: fp32.
   bool bf16_weights = false;
+  // Batch-invariant (Decisions): a sequence's bits do not depend on what else is in the step.
+  bool batch_invariant = false;
   std::vector<int64_t> graph_batches{1, 2, 4, 8, 16, 32, 64, 128, 256};  // ascending
 };
 
@@ -91,6 +104,8 @@ class CudaRunner : public ModelRunner {
   // Decode steps run as graph launches, and graphs captured, since construction.
   int64_t graph_launches() const { return graph_launches_; }
   int64_t graph_captures() const { return graph_captures_; }
+  // Decode steps that ran eagerly because their graph could not be captured (e.g. out of memory).
+  int64_t graph_fallbacks() const { return graph_fallbacks_; }
 
  private:
   template <class T>
@@ -133,6 +148,8 @@ class CudaRunner : public ModelRunner {
     DeviceArray<char> permute_workspace;
     DeviceArray<uint16_t> x_bf16, q_bf16;  // GEMM inputs rounded to bf16
     DeviceArray<FusedSamplingParams> params;
+    // Every buffer's address: a captured graph is valid while these stay the same.
+    std::vector<const void*> addresses() const;
   };
   // What the device part of a step is shaped by: all of it is fixed for a captured graph.
   struct StepShape {
@@ -150,10 +167,8 @@ class CudaRunner : public ModelRunner {
   struct GraphDeleter {
     void operator()(cudaGraphExec_t g) const { cudaGraphExecDestroy(g); }
   };
-  struct DecodeGraph {
-    Scratch scratch;
-    std::unique_ptr<CUgraphExec_st, GraphDeleter> exec;
-  };
+  using GraphExec = std::unique_ptr<CUgraphExec_st, GraphDeleter>;
+  using GraphKey = std::pair<int64_t, int64_t>;  // (ladder size, block-table width)
 
   const policy::ModelConfig& config() const { return model_->config(); }
   // Copies a tensor of model_tensors() to the device (empty for an undefined one).
@@ -164,6 +179,10 @@ class CudaRunner : public ModelRunner {
   void upload(Linear& dst, const torch::Tensor& weight, const torch::Tensor& bias, bool bf16);
   // Strided-batched c = op(a) b (column-major, cuBLAS's terms) with a the weight `w` from
   // element `offset`; b is read from `b_count` floats at b (rounded to bf16 first for bf16 weights).
+  // batched_gemm's arguments (and a bias) for row_gemm_forward: the batch-invariant GEMM.
+  void row_gemm(cublasOperation_t op_a, int64_t m, int64_t n, int64_t k, const Weight& w, int64_t offset, int64_t lda,
+                int64_t stride_a, const float* b, int64_t ldb, int64_t stride_b, float* c, int64_t ldc,
+                int64_t stride_c, int64_t batch, const float* bias);
   void batched_gemm(cublasOperation_t op_a, int64_t m, int64_t n, int64_t k, const Weight& w, int64_t offset,
                     int64_t lda, int64_t stride_a, const float* b, int64_t b_count, int64_t ldb, int64_t stride_b,
                     float* c, int64_t ldc, int64_t stride_c, int64_t batch);
@@ -194,11 +213,12 @@ class CudaRunner : public ModelRunner {
 
   policy::CausalLM model_;
   CudaRunnerOptions options_;
+  DeviceArray<char> blas_workspace_;  // set once, so that cuBLAS allocates nothing while captured (freed after the handle)
   std::unique_ptr<CUstream_st, StreamDeleter> stream_owner_;
   std::unique_ptr<cublasContext, BlasDeleter> blas_owner_;
   cudaStream_t stream_ = nullptr;  // stream_owner_'s
   cublasHandle_t blas_ = nullptr;  // blas_owner_'s
-  DeviceArray<char> blas_workspace_;  // set once, so that cuBLAS allocates nothing while captured
+  int device_ = 0;                 // the current device at construction
   DeviceArray<float> rope_cos_, rope_sin_, final_norm_;
   Weight embed_;
   Linear lm_head_;
@@ -209,8 +229,13 @@ class CudaRunner : public ModelRunner {
   std::vector<DeviceArray<float>> k_pool_, v_pool_;  // per layer; MLA: k_pool_ only
   Scratch eager_;
   Scratch* s_ = &eager_;  // the buffers of the step being run: eager_, or a graph's own
-  std::map<std::pair<int64_t, int64_t>, DecodeGraph> graphs_;  // by (ladder size, table width)
-  int64_t graph_launches_ = 0, graph_captures_ = 0;
+  // One Scratch per ladder size, shared by its widths' graphs (they run one after another on one
+  // stream, inputs refilled before each launch); when a wider table grows it, that size's graphs
+  // are dropped and captured again on their next use.
+  std::map<int64_t, Scratch> graph_scratch_;
+  std::map<GraphKey, GraphExec> graphs_;
+  std::set<GraphKey> graph_failed_;  // capture failed: these steps run eagerly from then on
+  int64_t graph_launches_ = 0, graph_captures_ = 0, graph_fallbacks_ = 0;
 };
 
 }  // namespace r1::rollout

@@ -72,7 +72,40 @@ __global__ void sigmoid_scale_rows_kernel(float* x, const float* gate, int64_t r
   }
 }
 
+template <class W>
+__global__ void row_gemm_kernel(RowGemmParams p, const W* w) {
+  const int64_t warp = (blockIdx.x * int64_t(blockDim.x) + threadIdx.x) / 32;
+  const int lane = threadIdx.x % 32;
+  const int64_t outputs = p.batch * p.rows * p.cols;
+  for (int64_t o = warp; o < outputs; o += int64_t(gridDim.x) * blockDim.x / 32) {
+    const int64_t b = o / (p.rows * p.cols), r = (o / p.cols) % p.rows, i = o % p.cols;
+    const float* a = p.a + b * p.a_batch + r * p.a_row;
+    const W* wi = w + b * p.w_batch + i * p.w_i;
+    float sum = 0.0f;
+    for (int64_t k = lane; k < p.depth; k += 32) {
+      float x = a[k];
+      if (sizeof(W) == 2) x = __bfloat162float(__float2bfloat16_rn(x));
+      sum = fmaf(x, widen(wi[k * p.w_k]), sum);
+    }
+    for (int offset = 16; offset > 0; offset /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, offset);
+    if (lane == 0) p.out[b * p.out_batch + r * p.out_row + i] = p.bias != nullptr ? __fadd_rn(sum, p.bias[i]) : sum;
+  }
+}
+
 }  // namespace
+
+void row_gemm_forward(const RowGemmParams& p, cudaStream_t stream) {
+  R1_ASSERT(p.batch >= 0 && p.rows >= 0 && p.cols >= 0 && p.depth >= 1, "row_gemm: batch ", p.batch, ", rows ",
+            p.rows, ", cols ", p.cols, ", depth ", p.depth);
+  R1_ASSERT((p.w != nullptr) != (p.w_bf16 != nullptr), "row_gemm: exactly one of w and w_bf16 must be set");
+  const int64_t outputs = p.batch * p.rows * p.cols;
+  if (outputs == 0) return;
+  const int64_t warps_per_block = kThreads / 32;
+  const unsigned blocks = unsigned(std::min<int64_t>((outputs + warps_per_block - 1) / warps_per_block, 1 << 20));
+  if (p.w != nullptr) row_gemm_kernel<float><<<blocks, kThreads, 0, stream>>>(p, p.w);
+  else row_gemm_kernel<uint16_t><<<blocks, kThreads, 0, stream>>>(p, p.w_bf16);
+  R1_CUDA_CHECK(cudaGetLastError());
+}
 
 void gather_rows_forward(float* out, const float* table, const int32_t* ids, int64_t rows, int64_t cols,
                          int64_t table_rows, cudaStream_t stream) {

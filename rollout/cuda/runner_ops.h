@@ -25,6 +25,25 @@ void gather_rows_forward(float* out, const uint16_t* table, const int32_t* ids, 
 // out[i] = x[i] rounded to bf16 (to nearest, ties to even: rollout/bf16.h), as bits: the input of
 // a GEMM with bf16 weights.
 void to_bf16_forward(uint16_t* out, const float* x, int64_t count, cudaStream_t stream);
+// A GEMM whose every output is one warp's fixed-order sum, so that a row's result depends on its
+// own input only, never on how many rows are in the batch (cuBLAS picks its algorithm, and so its
+// rounding, by shape): the batch-invariant mode's linear layers and MLA's absorb / lift.
+//   out[b][r][i] = sum_k a[b * a_batch + r * a_row + k] * w[b * w_batch + i * w_i + k * w_k] + bias[i]
+// Lane l sums k = l, l + 32, ... in order (fmaf), then the lanes fold in a fixed butterfly order.
+// With w_bf16 (bf16 bits) instead of w, the weights are widened and a is rounded to bf16 first,
+// as the bf16 GEMMs do.
+struct RowGemmParams {
+  float* out;
+  const float* a;
+  const float* w = nullptr;
+  const uint16_t* w_bf16 = nullptr;
+  const float* bias = nullptr;  // [cols] or null
+  int64_t batch = 1, rows = 0, cols = 0, depth = 0;
+  int64_t a_row = 0, a_batch = 0;
+  int64_t w_i = 0, w_k = 1, w_batch = 0;
+  int64_t out_row = 0, out_batch = 0;
+};
+void row_gemm_forward(const RowGemmParams& p, cudaStream_t stream);
 // x[i] += y[i], i < count.
 void add_forward(float* x, const float* y, int64_t count, cudaStream_t stream);
 // y[r][c] += bias[c].

@@ -203,4 +203,42 @@ inline double check_bf16_logprobs(const RunnerFactory& make_bf16_runner) {
   return worst;
 }
 
+// A sequence's tokens and logprobs are the same bits alone, in a crowd (batched with prompts being
+// prefilled and other groups decoding), and in a pool so small that sequences are preempted and
+// recomputed; on a MoE family and an MLA one.
+inline void check_batch_invariance(const RunnerFactory& make_runner) {
+  SmallVocabTokenizer tok;
+  rollout::SamplingParams params;
+  params.max_tokens = 20;
+  params.top_p = 0.9;
+  const rollout::GenerationRequest target{tok.encode("Tom reads 12 pages a day."), 2, params, 11};
+  const std::vector<rollout::GenerationRequest> crowd = {
+      {tok.encode("A much longer question about apples"), 3, params, 1}, target, {tok.encode("Hi"), 2, params, 2}};
+  for (const std::string family : {"qwen3_moe", "deepseek_v3"}) {
+    CAPTURE(family);
+    auto model = load_hf_fixture(family);
+    auto alone_engine = engine_on(make_runner, model, tok, false);
+    const auto alone = alone_engine.generate({target});
+    auto crowd_engine = engine_on(make_runner, model, tok, false);
+    const auto in_crowd = crowd_engine.generate(crowd);
+    CHECK(crowd_engine.last_stats().max_batch_tokens > 4);  // really batched with the others
+    // 16 blocks of 4 positions hold the longest sequence (35 + 20 tokens: 14 blocks) but not
+    // everyone at once: the newest are preempted and recomputed.
+    auto tight = small_steps(false);
+    tight.num_blocks = 16;
+    rollout::PagedEngine tight_engine(make_runner(model), tok, tight);
+    const auto squeezed = tight_engine.generate(crowd);
+    CHECK(tight_engine.last_stats().preemptions > 0);
+    for (std::size_t s = 0; s < 2; ++s) {
+      CAPTURE(s);
+      const auto& want = alone[0].samples[s];
+      CHECK(want.token_ids.size() >= 4);
+      for (const auto* got : {&in_crowd[1].samples[s], &squeezed[1].samples[s]}) {
+        CHECK(got->token_ids == want.token_ids);
+        CHECK(got->logprobs == want.logprobs);  // bitwise
+      }
+    }
+  }
+}
+
 }  // namespace r1::test

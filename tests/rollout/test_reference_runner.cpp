@@ -36,3 +36,7 @@ TEST_CASE("reference runner: refresh_weights re-reads the learner's parameters")
 TEST_CASE("reference runner: with bf16 weights, logprobs are as close to the fp32 learner's as the bf16 learner's") {
   test::check_bf16_logprobs(bf16_reference_runner);
 }
+
+TEST_CASE("reference runner: a sequence's bits are the same alone, in a crowd and when preempted") {
+  test::check_batch_invariance(reference_runner);
+}
