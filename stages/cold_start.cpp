@@ -4,6 +4,7 @@
 #include "common/error.h"
 #include "policy/checkpoint.h"
 #include "rollout/cpu_engine.h"
+#include "stages/engine_factory.h"
 #include "stages/judged_sampling.h"
 #include "stages/sft_loop.h"
 #include "stages/stage.h"
@@ -52,7 +53,8 @@ StageSummary run_cold_start(RunContext& ctx) {
                                  {"training", {{"data", data}, {"rounds", rounds}}, rounds});
   policy::save_pretrained(ctx.model_dir("cold_start").string(), model, tokenizer, config.chat_template);
 
-  rollout::CpuEngine engine(model, tokenizer);
+  const auto engine_owner = make_engine(config.engine, model, tokenizer);
+  rollout::Engine& engine = *engine_owner;
   const auto eval = evaluate(engine, ctx, eval_problems(config));
   ctx.progress().line(format_line("[cold_start] eval: %s", eval.describe().c_str()));
   ctx.log_metrics("cold_start", rounds + cfg.training.steps, eval.metrics());

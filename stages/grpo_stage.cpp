@@ -20,6 +20,7 @@
 #include "rl/token_batch.h"
 #include "rollout/cpu_engine.h"
 #include "sampling/chat_task.h"
+#include "stages/engine_factory.h"
 #include "stages/reward_model_reward.h"
 #include "stages/rollout_scoring.h"
 #include "stages/stage_checkpoint.h"
@@ -53,7 +54,8 @@ StageSummary run_grpo_stage(RunContext& ctx, const std::string& name, const Grpo
     reference = policy::load_pretrained(init).model;
     for (auto& p : reference->parameters()) p.set_requires_grad(false);
   }
-  rollout::CpuEngine engine(policy_model, tokenizer);
+  const auto engine_owner = make_engine(config.engine, policy_model, tokenizer);
+  rollout::Engine& engine = *engine_owner;
   std::shared_ptr<const rewards::Reward> reward, preference;
   register_model_rewards();  // `reward_model` may score any prompt (r1-qwen's final_rl), not only chat
   try {

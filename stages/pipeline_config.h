@@ -13,6 +13,7 @@
 #include "rewards/scoring.h"
 #include "rl/optimizer.h"
 #include "rollout/engine.h"
+#include "rollout/engine_config.h"
 #include "sampling/arithmetic_task.h"
 #include "sampling/chat_task.h"
 #include "stages/sft_config.h"
@@ -316,6 +317,7 @@ struct PipelineConfig {
   // init_from / sample_from: the starting model of a run on a real model. "" for none.
   std::string base;
   std::string tokenizer = "byte";  // "byte" (built-in), "base" (the base checkpoint's), or a checkpoint directory
+  rollout::EngineConfig engine;    // what every stage generates with
   DataConfig data;
   policy::TemplateConfig chat_template;
   sampling::ArithmeticTaskConfig task;
@@ -337,6 +339,7 @@ struct PipelineConfig {
     v("model", model);
     v("base", base);
     v("tokenizer", tokenizer);
+    v("engine", engine);
     v("data", data);
     v("template", chat_template);
     v("task", task);

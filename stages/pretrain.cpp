@@ -5,6 +5,7 @@
 #include "policy/checkpoint.h"
 #include "rollout/cpu_engine.h"
 #include "sampling/chat_task.h"
+#include "stages/engine_factory.h"
 #include "stages/rollout_scoring.h"
 #include "stages/sft_loop.h"
 #include "stages/stage.h"
@@ -54,7 +55,8 @@ StageSummary run_pretrain(RunContext& ctx) {
   const auto trained = train_sft(ctx, "pretrain", model, sequences, cfg.training, config.run.seed + 17, {"pretrain"});
   policy::save_pretrained(ctx.model_dir("pretrain").string(), model, tokenizer, config.chat_template);
 
-  rollout::CpuEngine engine(model, tokenizer);
+  const auto engine_owner = make_engine(config.engine, model, tokenizer);
+  rollout::Engine& engine = *engine_owner;
   auto eval = evaluate(engine, ctx, eval_problems(config));
   ctx.progress().line(format_line("[pretrain] eval: %s", eval.describe().c_str()));
   ctx.log_metrics("pretrain", cfg.training.steps, eval.metrics());

@@ -6,6 +6,7 @@
 #include "policy/checkpoint.h"
 #include "rollout/cpu_engine.h"
 #include "sampling/chat_task.h"
+#include "stages/engine_factory.h"
 #include "stages/judged_sampling.h"
 #include "stages/stage.h"
 
@@ -18,7 +19,8 @@ StageSummary run_rejection_sampling(RunContext& ctx) {
   const auto& cfg = config.rejection_sampling;
   torch::manual_seed(config.run.seed + 5);
   auto model = policy::load_pretrained(ctx.resolve_model(cfg.sample_from)).model;
-  rollout::CpuEngine engine(model, ctx.tokenizer());
+  const auto engine_owner = make_engine(ctx.config().engine, model, ctx.tokenizer());
+  rollout::Engine& engine = *engine_owner;
   auto problems = training_prompts(config, cfg.num_prompts, config.run.seed ^ 0x2e1ec7edULL);
   for (auto& chat : sampling::generate_chat_prompts(std::size_t(cfg.chat_prompts), config.run.seed ^ 0xc4a72e1eULL))
     problems.push_back(std::move(chat));  // after the reasoning prompts: prompt indices stay distinct

@@ -13,6 +13,7 @@
 #include "common/error.h"
 #include "sampling/trace_store.h"
 #include "stages/cpu_threads.h"
+#include "stages/engine_factory.h"
 #include "stages/results_table.h"
 #include "stages/run_lock.h"
 #include "stages/stage.h"
@@ -60,6 +61,7 @@ void run_pipeline(const RunOptions& options) {
   if (options.run_dir) config.run.dir = *options.run_dir;
   const auto& registry = StageRegistry::global();
   for (const auto& name : config.stages) registry.get(name);  // unknown names fail before any work
+  check_engine_available(config.engine);                       // so does an engine this machine cannot run
   for (const auto* chosen : {&options.from, &options.only})
     if (*chosen)
       R1_CHECK(std::find(config.stages.begin(), config.stages.end(), **chosen) != config.stages.end(), "stage '",

@@ -5,6 +5,7 @@
 #include "common/error.h"
 #include "policy/checkpoint.h"
 #include "rollout/cpu_engine.h"
+#include "stages/engine_factory.h"
 #include "stages/rollout_scoring.h"
 #include "stages/sft_loop.h"
 #include "stages/stage.h"
@@ -23,7 +24,8 @@ std::vector<rl::TokenSequence> accepted_examples(RunContext& ctx, const std::str
 }
 
 EvalResult evaluate_model(RunContext& ctx, policy::CausalLM& model) {
-  rollout::CpuEngine engine(model, ctx.tokenizer());
+  const auto engine_owner = make_engine(ctx.config().engine, model, ctx.tokenizer());
+  rollout::Engine& engine = *engine_owner;
   return evaluate(engine, ctx, eval_problems(ctx.config()));
 }
 

@@ -51,13 +51,20 @@ void copy_rows(float* dst, int64_t dst_stride, const float* src, int64_t src_str
 
 }  // namespace
 
-CudaRunner::CudaRunner(policy::CausalLM model, CudaRunnerOptions options)
-    : model_(std::move(model)), options_(std::move(options)) {
+bool CudaRunner::device_available(std::string* why) {
   int devices = 0;
   const cudaError_t found = cudaGetDeviceCount(&devices);
-  if (found != cudaSuccess) cudaGetLastError();  // clear it: it is reported below, not by a later call
-  R1_CHECK(found == cudaSuccess && devices > 0, "the CUDA runner needs a CUDA device, and there is none (",
-           found == cudaSuccess ? std::string("cudaGetDeviceCount found 0") : detail::cuda_status_text(found), ")");
+  if (found != cudaSuccess) cudaGetLastError();  // clear it, so that no later check reports it
+  if (found == cudaSuccess && devices > 0) return true;
+  if (why) *why = "there is no CUDA device (" + (found == cudaSuccess ? std::string("cudaGetDeviceCount found 0")
+                                                                      : detail::cuda_status_text(found)) + ")";
+  return false;
+}
+
+CudaRunner::CudaRunner(policy::CausalLM model, CudaRunnerOptions options)
+    : model_(std::move(model)), options_(std::move(options)) {
+  std::string why;
+  R1_CHECK(device_available(&why), "the CUDA runner needs a CUDA device, and ", why);
   for (size_t i = 0; i < options_.graph_batches.size(); ++i)
     R1_CHECK(options_.graph_batches[i] >= 1 && (i == 0 || options_.graph_batches[i] > options_.graph_batches[i - 1]),
              "CudaRunner: graph_batches must be ascending and >= 1");

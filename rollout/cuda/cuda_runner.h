@@ -60,6 +60,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <string>
 #include <vector>
 
 #include "policy/transformer.h"
@@ -81,6 +82,8 @@ struct CudaRunnerOptions {
 
 class CudaRunner : public ModelRunner {
  public:
+  // Whether a CUDA device can be used; if not, why (the runtime's words) in *why.
+  static bool device_available(std::string* why);
   // Uses the current CUDA device; a UserError (exit 2) when none is present.
   explicit CudaRunner(policy::CausalLM model, CudaRunnerOptions options = {});
   ~CudaRunner() override;
