@@ -25,6 +25,7 @@ struct EngineConfig {
   int64_t prefill_chunk = 512;          // scheduler: prompt tokens of one sequence per step
   bool batch_invariant = false;         // paged/cuda: a sequence's bits do not depend on its batch
   bool bf16_weights = true;             // cuda: the runner's weights in bf16 (false: fp32)
+  bool bf16_kv = true;                  // cuda: the K/V pool in bf16 (false: fp32)
   bool cuda_graphs = true;              // cuda: decode steps as CUDA graphs
 
   template <class V>
@@ -38,6 +39,7 @@ struct EngineConfig {
     v("prefill_chunk", prefill_chunk);
     v("batch_invariant", batch_invariant);
     v("bf16_weights", bf16_weights);
+    v("bf16_kv", bf16_kv);
     v("cuda_graphs", cuda_graphs);
     v.check(kind == "cpu" || kind == "paged" || kind == "cuda", "kind", "must be cpu, paged or cuda");
     v.check(block_tokens >= 1, "block_tokens", "must be >= 1");

@@ -104,13 +104,15 @@ void add_into(std::vector<float>& x, const std::vector<float>& y) {
   for (size_t i = 0; i < x.size(); ++i) x[i] += y[i];
 }
 
-// Rows `slots[t]` of `pool` (row_floats each) = rows t of `rows`.
+// Rows `slots[t]` of `pool` (row_floats each) = rows t of `rows`, rounded to bf16 for a bf16 pool.
 void write_slots(std::vector<float>& pool, const std::vector<float>& rows, const std::vector<int64_t>& slots,
-                 int64_t row_floats) {
+                 int64_t row_floats, bool bf16) {
   for (size_t t = 0; t < slots.size(); ++t) {
     R1_ASSERT(slots[t] >= 0 && (slots[t] + 1) * row_floats <= int64_t(pool.size()), "ReferenceRunner: slot ",
               slots[t], " outside the pool");
     std::copy_n(rows.data() + int64_t(t) * row_floats, row_floats, pool.data() + slots[t] * row_floats);
+    if (bf16)
+      for (int64_t i = 0; i < row_floats; ++i) pool[size_t(slots[t] * row_floats + i)] = bf16_round(pool[size_t(slots[t] * row_floats + i)]);
   }
 }
 
@@ -211,8 +213,8 @@ std::vector<float> ReferenceRunner::gqa_attention(int64_t index, const std::vect
   RotaryLayout k_layout{kv_heads, d, kv_heads * d, d};
   apply_rotary_reference(q, in.positions, rope_.cos, rope_.sin, rope_.max_position, q_layout);
   apply_rotary_reference(k, in.positions, rope_.cos, rope_.sin, rope_.max_position, k_layout);
-  write_slots(k_pool_[size_t(index)], k, in.slots, kv_heads * d);
-  write_slots(v_pool_[size_t(index)], v, in.slots, kv_heads * d);
+  write_slots(k_pool_[size_t(index)], k, in.slots, kv_heads * d, options_.bf16_kv);
+  write_slots(v_pool_[size_t(index)], v, in.slots, kv_heads * d, options_.bf16_kv);
 
   PagedPrefillGeometry geometry{heads, kv_heads, d, d, d, block_tokens_, num_blocks_, in.max_blocks};
   const auto out = paged_prefill_attention_reference(
@@ -242,7 +244,7 @@ std::vector<float> ReferenceRunner::mla_attention(int64_t index, const std::vect
   const RotaryLayout k_pe_layout{1, rope, row, rope, c.rope_interleave, rank};
   apply_rotary_reference(q, in.positions, rope_.cos, rope_.sin, rope_.max_position, q_pe_layout);
   apply_rotary_reference(compressed, in.positions, rope_.cos, rope_.sin, rope_.max_position, k_pe_layout);
-  write_slots(k_pool_[size_t(index)], compressed, in.slots, row);
+  write_slots(k_pool_[size_t(index)], compressed, in.slots, row, options_.bf16_kv);
 
   // kv_b_proj's weight is [heads][nope + vdim][rank]: W_uk_h its first nope rows, W_uv_h the rest.
   const float* w = layer.kv_b.weight.data();

@@ -34,6 +34,8 @@ struct ReferenceRunnerOptions {
   // The CUDA runner's bf16 mode (rollout/cuda/cuda_runner.h): every matrix but the router's
   // rounded to bf16, and the inputs of the GEMMs that read them (not the expert FFN's) too.
   bool bf16_weights = false;
+  // The CUDA runner's bf16 K/V pool: rows rounded to bf16 as they are written.
+  bool bf16_kv = false;
 };
 
 class ReferenceRunner : public ModelRunner {

@@ -251,6 +251,7 @@ void add_bench_commands(CLI::App& app) {
   shapes->cuda_runner = [](policy::CausalLM model, bool bf16) -> std::unique_ptr<rollout::ModelRunner> {
     rollout::CudaRunnerOptions options;
     options.bf16_weights = bf16;
+    options.bf16_kv = bf16;  // the roofline counts K/V in the bench's dtype
     return std::make_unique<rollout::CudaRunner>(model, options);
   };
 #endif

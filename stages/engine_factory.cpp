@@ -43,6 +43,7 @@ std::unique_ptr<rollout::Engine> make_engine(const rollout::EngineConfig& config
 #if defined(R1_HAVE_CUDA_RUNNER)
     rollout::CudaRunnerOptions options;
     options.bf16_weights = config.bf16_weights;
+    options.bf16_kv = config.bf16_kv;
     options.cuda_graphs = config.cuda_graphs;
     options.batch_invariant = config.batch_invariant;
     runner = std::make_unique<rollout::CudaRunner>(model, options);

@@ -198,7 +198,21 @@ void CudaRunner::refresh_weights() {
 }
 
 KvCacheGeometry CudaRunner::kv_geometry(int64_t block_tokens) const {
-  return model_kv_geometry(config(), block_tokens, int64_t(sizeof(float)));
+  return model_kv_geometry(config(), block_tokens, options_.bf16_kv ? 2 : int64_t(sizeof(float)));
+}
+
+void CudaRunner::write_pool(Weight& pool, const float* rows, int64_t count, int64_t cols) {
+  const int64_t pool_rows = num_blocks_ * block_tokens_;
+  if (pool.bf16.empty()) k::scatter_rows_forward(pool.f32.get(), rows, s_->slots.get(), count, cols, cols, pool_rows, stream_);
+  else k::scatter_rows_forward(pool.bf16.get(), rows, s_->slots.get(), count, cols, cols, pool_rows, stream_);
+}
+
+template <class Params>
+void CudaRunner::set_pools(Params& p, const Weight& k, const Weight& v) const {
+  p.k_pool = k.f32.empty() ? nullptr : k.f32.get();
+  p.v_pool = v.f32.empty() ? nullptr : v.f32.get();
+  p.k_pool_bf16 = k.bf16.empty() ? nullptr : k.bf16.get();
+  p.v_pool_bf16 = v.bf16.empty() ? nullptr : v.bf16.get();
 }
 
 int64_t CudaRunner::free_cache_bytes() const {
@@ -214,13 +228,17 @@ void CudaRunner::allocate_cache(int64_t num_blocks, int64_t block_tokens) {
   const auto floats = size_t(num_blocks * block_tokens * geometry.kv_heads * geometry.head_dim);
   k_pool_.clear();
   v_pool_.clear();
+  auto make_pool = [&] {
+    Weight pool;
+    if (options_.bf16_kv) pool.bf16.resize(floats);
+    else pool.f32.resize(floats);
+    void* data = options_.bf16_kv ? static_cast<void*>(pool.bf16.get()) : static_cast<void*>(pool.f32.get());
+    R1_CUDA_CHECK(cudaMemsetAsync(data, 0, floats * size_t(geometry.bytes_per_element), stream_));
+    return pool;
+  };
   for (int64_t l = 0; l < geometry.layers; ++l) {
-    k_pool_.emplace_back(floats);
-    R1_CUDA_CHECK(cudaMemsetAsync(k_pool_.back().get(), 0, floats * sizeof(float), stream_));
-    if (!geometry.shared_kv) {
-      v_pool_.emplace_back(floats);
-      R1_CUDA_CHECK(cudaMemsetAsync(v_pool_.back().get(), 0, floats * sizeof(float), stream_));
-    }
+    k_pool_.push_back(make_pool());
+    if (!geometry.shared_kv) v_pool_.push_back(make_pool());
   }
   block_tokens_ = block_tokens;
   num_blocks_ = num_blocks;
@@ -231,12 +249,15 @@ void CudaRunner::allocate_cache(int64_t num_blocks, int64_t block_tokens) {
 void CudaRunner::copy_blocks(const std::vector<BlockCopy>& copies) {
   const auto geometry = kv_geometry(block_tokens_);
   const int64_t row = geometry.kv_heads * geometry.head_dim;
+  const size_t element = size_t(geometry.bytes_per_element);
   for (const auto& copy : copies)
     for (auto* pools : {&k_pool_, &v_pool_})
-      for (auto& pool : *pools)
-        R1_CUDA_CHECK(cudaMemcpyAsync(pool.get() + int64_t(copy.dst) * block_tokens_ * row,
-                                      pool.get() + int64_t(copy.src) * block_tokens_ * row,
-                                      size_t(copy.tokens * row) * sizeof(float), cudaMemcpyDeviceToDevice, stream_));
+      for (auto& pool : *pools) {
+        char* base = pool.bf16.empty() ? reinterpret_cast<char*>(pool.f32.get()) : reinterpret_cast<char*>(pool.bf16.get());
+        R1_CUDA_CHECK(cudaMemcpyAsync(base + size_t(int64_t(copy.dst) * block_tokens_ * row) * element,
+                                      base + size_t(int64_t(copy.src) * block_tokens_ * row) * element,
+                                      size_t(copy.tokens * row) * element, cudaMemcpyDeviceToDevice, stream_));
+      }
 }
 
 void CudaRunner::linear(const Linear& l, const float* x, int64_t rows, float* y) {
@@ -372,17 +393,14 @@ void CudaRunner::gqa_attention(int64_t index, const StepShape& shape, float* out
   }
   rope(q, n, heads, heads * d, d);
   rope(key, n, kv_heads, kv_heads * d, d);
-  const int64_t pool_rows = num_blocks_ * block_tokens_;
-  k::scatter_rows_forward(k_pool_[size_t(index)].get(), key, s_->slots.get(), n, kv_heads * d, kv_heads * d, pool_rows, stream_);
-  k::scatter_rows_forward(v_pool_[size_t(index)].get(), value, s_->slots.get(), n, kv_heads * d, kv_heads * d, pool_rows,
-                          stream_);
+  write_pool(k_pool_[size_t(index)], key, n, kv_heads * d);
+  write_pool(v_pool_[size_t(index)], value, n, kv_heads * d);
   float* attended = s_->attn.ensure(size_t(n * heads * d));
   if (shape.decode_context > 0 && !options_.batch_invariant) {  // one query a sequence: split-KV decode
     k::PagedDecodeAttentionParams p{};
     p.out = attended;
     p.q = q;
-    p.k_pool = k_pool_[size_t(index)].get();
-    p.v_pool = v_pool_[size_t(index)].get();
+    set_pools(p, k_pool_[size_t(index)], v_pool_[size_t(index)]);
     p.block_tables = s_->block_tables.get();
     p.context_lens = s_->context_lens.get();
     p.num_seqs = n;
@@ -404,8 +422,7 @@ void CudaRunner::gqa_attention(int64_t index, const StepShape& shape, float* out
                               s_->query_seqs.get(), s_->positions.get());
     p.out = attended;
     p.q = q;
-    p.k_pool = k_pool_[size_t(index)].get();
-    p.v_pool = v_pool_[size_t(index)].get();
+    set_pools(p, k_pool_[size_t(index)], v_pool_[size_t(index)]);
     p.q_heads = int32_t(heads);
     p.kv_heads = int32_t(kv_heads);
     p.key_dim = p.value_dim = p.value_stride = int32_t(d);
@@ -445,8 +462,8 @@ void CudaRunner::mla_attention(int64_t index, const StepShape& shape, float* out
   copy_rows(compressed, row, latent, rank, rank, n, stream_);
   rope(q + nope, n, heads, heads * qk, qk);
   rope(compressed + rank, n, 1, row, rope_dims);
-  float* pool = k_pool_[size_t(index)].get();
-  k::scatter_rows_forward(pool, compressed, s_->slots.get(), n, row, row, num_blocks_ * block_tokens_, stream_);
+  Weight& pool = k_pool_[size_t(index)];
+  write_pool(pool, compressed, n, row);
 
   // Head h's query: [q_nope_h W_uk_h | q_pe_h]. kv_b's weight is [heads][nope + vdim][rank]; in
   // column-major terms W_uk_h is rank x nope (ld rank), q_nope_h^T nope x n (ld heads * qk).
@@ -460,7 +477,7 @@ void CudaRunner::mla_attention(int64_t index, const StepShape& shape, float* out
                             s_->query_seqs.get(), s_->positions.get());
   p.out = s_->c.ensure(size_t(n * heads * rank));  // the latent average per head
   p.q = query;
-  p.k_pool = p.v_pool = pool;
+  set_pools(p, pool, pool);  // one pool: [latent | k_pe] rows
   p.q_heads = int32_t(heads);
   p.kv_heads = 1;
   p.key_dim = p.value_stride = int32_t(row);

@@ -30,6 +30,8 @@
 //   (fp32 activations), the embedding rows are widened. Norms, the router (its choice must be the
 //   learner's), activations and the K/V pool stay fp32. The reference runner's bf16 mode rounds at
 //   the same places.
+// - K/V pool: fp32, or with options.bf16_kv bf16 (half the bytes per cached position): K/V rows
+//   rounded to bf16 as they are written, widened exactly as the attention kernels read them.
 // - cuBLAS in its default math mode (no TF32), so fp32 GEMMs round as fp32 sums do.
 // - Scratch buffers grow to the largest step seen and are kept; the KV pool is one allocation per
 //   layer. free_cache_bytes() is the device's free memory after the weights, less a reserve for
@@ -77,6 +79,8 @@ struct CudaRunnerOptions {
   bool bf16_weights = false;
   // Batch-invariant (Decisions): a sequence's bits do not depend on what else is in the step.
   bool batch_invariant = false;
+  // The K/V pool in bf16 (Decisions); false: fp32.
+  bool bf16_kv = false;
   std::vector<int64_t> graph_batches{1, 2, 4, 8, 16, 32, 64, 128, 256};  // ascending
 };
 
@@ -229,7 +233,11 @@ class CudaRunner : public ModelRunner {
   WeightRefresh refresh_;
   float scale_ = 1.0f;  // attention scores' multiplier
   int64_t block_tokens_ = 0, num_blocks_ = 0;
-  std::vector<DeviceArray<float>> k_pool_, v_pool_;  // per layer; MLA: k_pool_ only
+  std::vector<Weight> k_pool_, v_pool_;  // per layer, fp32 or bf16 (bf16_kv); MLA: k_pool_ only
+  // Writes rows into layer pool `pool` at s_->slots; sets a kernel's pool pointers.
+  void write_pool(Weight& pool, const float* rows, int64_t count, int64_t cols);
+  template <class Params>
+  void set_pools(Params& p, const Weight& k, const Weight& v) const;
   Scratch eager_;
   Scratch* s_ = &eager_;  // the buffers of the step being run: eager_, or a graph's own
   // One Scratch per ladder size, shared by its widths' graphs (they run one after another on one

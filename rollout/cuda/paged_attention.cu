@@ -30,8 +30,9 @@ __device__ int context_len_of(const PagedDecodeAttentionParams& p, int64_t seq) 
 
 // Position `pos` of the sequence whose table row is `table`, head `kv_head`, in a pool; null when
 // the table names a block outside the pool.
-__device__ const float* token_row(const float* pool, const PagedDecodeAttentionParams& p, const int32_t* table,
-                                  int pos, int kv_head) {
+template <class KV>
+__device__ const KV* token_row(const KV* pool, const PagedDecodeAttentionParams& p, const int32_t* table, int pos,
+                               int kv_head) {
   const int32_t block = table[pos / p.block_tokens];
   if (block < 0 || block >= p.num_blocks) return nullptr;
   return pool + ((int64_t(block) * p.block_tokens + pos % p.block_tokens) * p.kv_heads + kv_head) * p.head_dim;
@@ -51,7 +52,14 @@ __device__ Workspace workspace_of(const PagedDecodeAttentionParams& p, int split
 // grid (num_seqs, q_heads, splits). Shared: the query [head_dim], then the split's scores, later
 // their exps [split_tokens]. The per-split rounding depends on split_tokens, head_dim and the data,
 // never on the grid.
-__global__ void __launch_bounds__(kThreads) paged_split_kernel(PagedDecodeAttentionParams p, int splits) {
+// A pool element as fp32: itself, or a bf16's bits widened (exact).
+__device__ float widen(float x) { return x; }
+__device__ float widen(uint16_t b) { return __uint_as_float(uint32_t(b) << 16); }
+
+// KV: float, or uint16_t for bf16 pools (the math stays fp32).
+template <class KV>
+__global__ void __launch_bounds__(kThreads) paged_split_kernel(PagedDecodeAttentionParams p, int splits,
+                                                               const KV* k_pool, const KV* v_pool) {
   extern __shared__ float shared[];
   __shared__ float scratch[kWarps];
   float* q = shared;
@@ -72,10 +80,10 @@ __global__ void __launch_bounds__(kThreads) paged_split_kernel(PagedDecodeAttent
 
   // A warp per token, lanes over head_dim: coalesced reads of the token's K row.
   for (int t = warp; t < count; t += kWarps) {
-    const float* k = token_row(p.k_pool, p, table, begin + t, kv_head);
+    const KV* k = token_row(k_pool, p, table, begin + t, kv_head);
     float dot = 0.0f;
     if (k != nullptr) {
-      for (int d = lane; d < p.head_dim; d += kWarpSize) dot = fmaf(q[d], k[d], dot);
+      for (int d = lane; d < p.head_dim; d += kWarpSize) dot = fmaf(q[d], widen(k[d]), dot);
     }
     dot = warp_sum(dot);
     if (lane == 0) logits[t] = k != nullptr ? dot * p.scale : NAN;
@@ -99,8 +107,8 @@ __global__ void __launch_bounds__(kThreads) paged_split_kernel(PagedDecodeAttent
   for (int d = threadIdx.x; d < p.head_dim; d += kThreads) {
     float acc = 0.0f;
     for (int t = 0; t < count; ++t) {
-      const float* v = token_row(p.v_pool, p, table, begin + t, kv_head);
-      acc = v != nullptr ? fmaf(logits[t], v[d], acc) : NAN;
+      const KV* v = token_row(v_pool, p, table, begin + t, kv_head);
+      acc = v != nullptr ? fmaf(logits[t], widen(v[d]), acc) : NAN;
     }
     ws.partial[entry * p.head_dim + d] = acc / sum;
   }
@@ -175,15 +183,23 @@ void paged_decode_attention_forward(const PagedDecodeAttentionParams& p, cudaStr
       paged_decode_attention_workspace_bytes(p.num_seqs, p.q_heads, p.head_dim, p.max_context_len, p.split_tokens);
   R1_ASSERT(p.workspace_bytes >= needed, "paged_attention: workspace_bytes = ", p.workspace_bytes, " < ", needed);
   if (p.num_seqs == 0) return;  // an empty batch may come with null data pointers
-  R1_ASSERT(p.out != nullptr && p.q != nullptr && p.k_pool != nullptr && p.v_pool != nullptr,
-            "paged_attention: out, q, k_pool or v_pool is null");
+  const bool bf16 = p.k_pool_bf16 != nullptr;
+  R1_ASSERT(p.out != nullptr && p.q != nullptr, "paged_attention: out or q is null");
+  R1_ASSERT(bf16 ? (p.v_pool_bf16 != nullptr && p.k_pool == nullptr && p.v_pool == nullptr)
+                 : (p.k_pool != nullptr && p.v_pool != nullptr && p.v_pool_bf16 == nullptr),
+            "paged_attention: k_pool or v_pool is null (give both pools as fp32, or both as bf16)");
   R1_ASSERT(p.block_tables != nullptr && p.context_lens != nullptr && p.workspace != nullptr,
             "paged_attention: block_tables, context_lens or workspace is null");
 
   const dim3 split_grid(static_cast<unsigned int>(p.num_seqs), static_cast<unsigned int>(p.q_heads),
                         static_cast<unsigned int>(splits));
   const size_t shared_bytes = size_t(p.head_dim + p.split_tokens) * sizeof(float);  // <= 20 KiB by the limits
-  paged_split_kernel<<<split_grid, kThreads, shared_bytes, stream>>>(p, static_cast<int>(splits));
+  if (bf16)
+    paged_split_kernel<uint16_t><<<split_grid, kThreads, shared_bytes, stream>>>(p, static_cast<int>(splits),
+                                                                               p.k_pool_bf16, p.v_pool_bf16);
+  else
+    paged_split_kernel<float><<<split_grid, kThreads, shared_bytes, stream>>>(p, static_cast<int>(splits), p.k_pool,
+                                                                            p.v_pool);
   R1_CUDA_CHECK(cudaGetLastError());
   const dim3 merge_grid(static_cast<unsigned int>(p.num_seqs), static_cast<unsigned int>(p.q_heads));
   paged_merge_kernel<<<merge_grid, kThreads, 0, stream>>>(p, static_cast<int>(splits));

@@ -1,7 +1,8 @@
 // Paged decode attention on the GPU (split-KV, GQA): the launcher, its parameters and its
 // workspace. What it computes — pool layout, fixed-size splits, the log-sum-exp merge in split
 // order — is paged_decode_attention_reference() in rollout/paged_attention.h, its reference.
-// fp32 in and out for now; bf16 K/V (with fp32 math) may come later.
+// fp32 in and out; the K/V pools fp32, or bf16 (k_pool_bf16 / v_pool_bf16 instead: each value
+// widened exactly, so the result is the fp32 kernel's on the widened pools).
 #pragma once
 
 #include <cuda_runtime.h>
@@ -36,6 +37,8 @@ struct PagedDecodeAttentionParams {
   int32_t max_context_len;
   int32_t split_tokens;         // a multiple of block_tokens, <= kPagedAttentionMaxSplitTokens
   float scale;                  // finite, > 0 (1 / sqrt(head_dim) for the policy's GQA)
+  const uint16_t* k_pool_bf16 = nullptr;  // bf16 bits, with k_pool and v_pool null
+  const uint16_t* v_pool_bf16 = nullptr;
 };
 
 // Bytes of workspace a launch with these sizes needs: for each (sequence, q head, split) of

@@ -24,14 +24,22 @@ constexpr int64_t kMaxGridX = std::numeric_limits<int32_t>::max();
 
 // The pool row of (position, kv_head) of the sequence whose table is `table`; null for a block id
 // outside the pool.
-__device__ const float* pool_row(const float* pool, const PagedPrefillAttentionParams& p, const int32_t* table,
-                                 int pos, int kv_head, int row_floats) {
+template <class KV>
+__device__ const KV* pool_row(const KV* pool, const PagedPrefillAttentionParams& p, const int32_t* table, int pos,
+                              int kv_head, int row_floats) {
   const int32_t block = table[pos / p.block_tokens];
   if (block < 0 || block >= p.num_blocks) return nullptr;
   return pool + ((int64_t(block) * p.block_tokens + pos % p.block_tokens) * p.kv_heads + kv_head) * row_floats;
 }
 
-__global__ void __launch_bounds__(kWarps * kWarpSize) paged_prefill_kernel(PagedPrefillAttentionParams p) {
+// A pool element as fp32: itself, or a bf16's bits widened (exact).
+__device__ float widen(float x) { return x; }
+__device__ float widen(uint16_t b) { return __uint_as_float(uint32_t(b) << 16); }
+
+// KV: float, or uint16_t for bf16 pools (the math stays fp32).
+template <class KV>
+__global__ void __launch_bounds__(kWarps * kWarpSize) paged_prefill_kernel(PagedPrefillAttentionParams p,
+                                                                           const KV* k_pool, const KV* v_pool) {
   const int lane = threadIdx.x % kWarpSize;
   const int head = blockIdx.y * kWarps + threadIdx.x / kWarpSize;
   if (head >= p.q_heads) return;  // whole warps only: no block-wide barrier below
@@ -55,8 +63,8 @@ __global__ void __launch_bounds__(kWarps * kWarpSize) paged_prefill_kernel(Paged
     float m = -INFINITY, l = 0.0f;
 
     for (int t = 0; ok && t <= pos; ++t) {
-      const float* k = pool_row(p.k_pool, p, table, t, kv_head, p.key_dim);
-      const float* v = pool_row(p.v_pool, p, table, t, kv_head, p.value_stride);
+      const KV* k = pool_row(k_pool, p, table, t, kv_head, p.key_dim);
+      const KV* v = pool_row(v_pool, p, table, t, kv_head, p.value_stride);
       if (k == nullptr || v == nullptr) {  // the same block id for the whole warp: a uniform exit
         ok = false;
         break;
@@ -65,7 +73,7 @@ __global__ void __launch_bounds__(kWarps * kWarpSize) paged_prefill_kernel(Paged
 #pragma unroll
       for (int j = 0; j < kKeyPerLane; ++j) {
         const int d = lane + j * kWarpSize;
-        if (d < p.key_dim) dot = fmaf(q[j], k[d], dot);
+        if (d < p.key_dim) dot = fmaf(q[j], widen(k[d]), dot);
       }
       const float s = warp_sum(dot) * p.scale;
       const float m_new = fmaxf(m, s);
@@ -74,7 +82,7 @@ __global__ void __launch_bounds__(kWarps * kWarpSize) paged_prefill_kernel(Paged
 #pragma unroll
       for (int j = 0; j < kValuePerLane; ++j) {
         const int d = lane + j * kWarpSize;
-        if (d < p.value_dim) acc[j] = fmaf(e, v[d], acc[j] * rescale);
+        if (d < p.value_dim) acc[j] = fmaf(e, widen(v[d]), acc[j] * rescale);
       }
       m = m_new;
     }
@@ -102,15 +110,19 @@ void paged_prefill_attention_forward(const PagedPrefillAttentionParams& p, cudaS
             ", num_blocks = ", p.num_blocks, ", num_seqs = ", p.num_seqs);
   R1_ASSERT(p.scale > 0.0f && std::isfinite(p.scale), "paged_prefill_attention: scale = ", p.scale);
   if (p.tokens == 0) return;  // an empty batch may come with null data pointers
-  R1_ASSERT(p.out != nullptr && p.q != nullptr && p.k_pool != nullptr && p.v_pool != nullptr,
-            "paged_prefill_attention: out, q, k_pool or v_pool is null");
+  const bool bf16 = p.k_pool_bf16 != nullptr;
+  R1_ASSERT(p.out != nullptr && p.q != nullptr, "paged_prefill_attention: out or q is null");
+  R1_ASSERT(bf16 ? (p.v_pool_bf16 != nullptr && p.k_pool == nullptr && p.v_pool == nullptr)
+                 : (p.k_pool != nullptr && p.v_pool != nullptr && p.v_pool_bf16 == nullptr),
+            "paged_prefill_attention: k_pool or v_pool is null (give both pools as fp32, or both as bf16)");
   R1_ASSERT(p.block_tables != nullptr && p.query_seqs != nullptr && p.query_positions != nullptr,
             "paged_prefill_attention: block_tables, query_seqs or query_positions is null");
   const int64_t head_blocks = (int64_t(p.q_heads) + kWarps - 1) / kWarps;
   R1_ASSERT(head_blocks <= 65535, "paged_prefill_attention: q_heads = ", p.q_heads, " exceeds gridDim.y");
   const dim3 grid(static_cast<unsigned int>(p.tokens < kMaxGridX ? p.tokens : kMaxGridX),
                   static_cast<unsigned int>(head_blocks));
-  paged_prefill_kernel<<<grid, kWarps * kWarpSize, 0, stream>>>(p);
+  if (bf16) paged_prefill_kernel<uint16_t><<<grid, kWarps * kWarpSize, 0, stream>>>(p, p.k_pool_bf16, p.v_pool_bf16);
+  else paged_prefill_kernel<float><<<grid, kWarps * kWarpSize, 0, stream>>>(p, p.k_pool, p.v_pool);
   R1_CUDA_CHECK(cudaGetLastError());
 }
 

@@ -35,6 +35,8 @@ struct PagedPrefillAttentionParams {
   int32_t block_tokens;
   int32_t max_blocks;
   float scale;                     // finite, > 0
+  const uint16_t* k_pool_bf16 = nullptr;  // bf16 pools (bits; widened exactly), with k_pool, v_pool null
+  const uint16_t* v_pool_bf16 = nullptr;  // may be k_pool_bf16 (MLA)
 };
 
 // Validates `params` (r1::InternalError on a bad one), then launches on `stream`, asynchronously.

@@ -39,12 +39,19 @@ __global__ void to_bf16_kernel(uint16_t* out, const float* x, int64_t count) {
   }
 }
 
-__global__ void scatter_rows_kernel(float* pool, const float* rows, const int64_t* slots, int64_t count, int64_t cols,
+__device__ void store(float* at, float x) { *at = x; }
+__device__ void store(uint16_t* at, float x) {
+  const __nv_bfloat16 b = __float2bfloat16_rn(x);
+  *at = *reinterpret_cast<const uint16_t*>(&b);
+}
+
+template <class T>
+__global__ void scatter_rows_kernel(T* pool, const float* rows, const int64_t* slots, int64_t count, int64_t cols,
                                     int64_t src_stride, int64_t pool_rows) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < count * cols; i += int64_t(gridDim.x) * blockDim.x) {
     const int64_t r = i / cols, c = i % cols;
     const int64_t slot = slots[r];
-    if (slot >= 0 && slot < pool_rows) pool[slot * cols + c] = rows[r * src_stride + c];
+    if (slot >= 0 && slot < pool_rows) store(pool + slot * cols + c, rows[r * src_stride + c]);
   }
 }
 
@@ -128,6 +135,14 @@ void to_bf16_forward(uint16_t* out, const float* x, int64_t count, cudaStream_t 
 }
 
 void scatter_rows_forward(float* pool, const float* rows, const int64_t* slots, int64_t count, int64_t cols,
+                          int64_t src_stride, int64_t pool_rows, cudaStream_t stream) {
+  if (count * cols == 0) return;
+  scatter_rows_kernel<<<blocks_for(count * cols), kThreads, 0, stream>>>(pool, rows, slots, count, cols, src_stride,
+                                                                         pool_rows);
+  R1_CUDA_CHECK(cudaGetLastError());
+}
+
+void scatter_rows_forward(uint16_t* pool, const float* rows, const int64_t* slots, int64_t count, int64_t cols,
                           int64_t src_stride, int64_t pool_rows, cudaStream_t stream) {
   if (count * cols == 0) return;
   scatter_rows_kernel<<<blocks_for(count * cols), kThreads, 0, stream>>>(pool, rows, slots, count, cols, src_stride,

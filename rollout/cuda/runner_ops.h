@@ -44,6 +44,9 @@ struct RowGemmParams {
   int64_t out_row = 0, out_batch = 0;
 };
 void row_gemm_forward(const RowGemmParams& p, cudaStream_t stream);
+// The same into a bf16 pool: each value rounded to bf16 (to nearest even) as it is stored.
+void scatter_rows_forward(uint16_t* pool, const float* rows, const int64_t* slots, int64_t count, int64_t cols,
+                          int64_t src_stride, int64_t pool_rows, cudaStream_t stream);
 // x[i] += y[i], i < count.
 void add_forward(float* x, const float* y, int64_t count, cudaStream_t stream);
 // y[r][c] += bias[c].

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "rollout/bf16.h"
 #include "rollout/cuda/cuda_check.h"
 #include "rollout/cuda/paged_attention.h"
 #include "rollout/paged_attention.h"
@@ -51,18 +52,21 @@ PagedDecodeAttentionParams params_for(const PagedBatch& b, float scale, int32_t 
 
 // The kernel's output for `b`; max_context_len defaults to the batch's longest context.
 std::vector<float> attend_on_device(const PagedBatch& b, float scale, int32_t split_tokens,
-                                    int32_t max_context_len = 0) {
+                                    int32_t max_context_len = 0, bool bf16_pools = false) {
   if (max_context_len == 0) max_context_len = *std::max_element(b.context_lens.begin(), b.context_lens.end());
   PagedDecodeAttentionParams p = params_for(b, scale, split_tokens, max_context_len);
   p.workspace_bytes =
       paged_decode_attention_workspace_bytes(p.num_seqs, p.q_heads, p.head_dim, max_context_len, split_tokens);
   DeviceArray<float> q(b.q), k(b.k_pool), v(b.v_pool), out(b.q.size());
+  DeviceArray<uint16_t> k_bf16(bf16_bits(b.k_pool)), v_bf16(bf16_bits(b.v_pool));
   DeviceArray<float> workspace(size_t(p.workspace_bytes) / sizeof(float));
   DeviceArray<int32_t> tables(b.block_tables), lens(b.context_lens);
   p.out = out.get();
   p.q = q.get();
-  p.k_pool = k.get();
-  p.v_pool = v.get();
+  p.k_pool = bf16_pools ? nullptr : k.get();
+  p.v_pool = bf16_pools ? nullptr : v.get();
+  p.k_pool_bf16 = bf16_pools ? k_bf16.get() : nullptr;
+  p.v_pool_bf16 = bf16_pools ? v_bf16.get() : nullptr;
   p.block_tables = tables.get();
   p.context_lens = lens.get();
   p.workspace = workspace.get();
@@ -97,7 +101,7 @@ TEST_CASE("paged attention kernel: workspace size and parameter validation (no d
   refused("max_context_len = 33", [](auto& p) { p.max_context_len = 8 * 4 + 1; });  // > max_blocks * block_tokens
   refused("scale = 0", [](auto& p) { p.scale = 0.0f; });
   refused("workspace_bytes = 4", [](auto& p) { p.workspace_bytes = 4; });
-  refused("out, q, k_pool or v_pool is null", [](auto&) {});  // num_seqs = 2: the pointers are needed
+  refused("out or q is null", [](auto&) {});  // num_seqs = 2: the pointers are needed
 }
 
 TEST_CASE("paged attention kernel equals the CPU reference within 1e-5") {
@@ -153,4 +157,12 @@ TEST_CASE("paged attention kernel: a bad length or block id gives NaN rows for t
     CAPTURE(bad);
     CHECK(all_nan(rows_of(out, b.geometry, bad)));
   }
+}
+
+TEST_CASE("paged attention kernel: bf16 pools give the fp32 kernel's bits on the widened values") {
+  R1_SKIP_WITHOUT_CUDA_DEVICE();
+  PagedBatch b = random_batch(8, 2, 64, 16, 12, {1, 37, 150, 64}, 21);
+  bf16_round_in_place(b.k_pool);  // exactly representable: the two kernels read the same numbers
+  bf16_round_in_place(b.v_pool);
+  CHECK(attend_on_device(b, 0.125f, 32, 0, /*bf16_pools=*/true) == attend_on_device(b, 0.125f, 32));
 }

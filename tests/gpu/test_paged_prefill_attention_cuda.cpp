@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "rollout/bf16.h"
 #include "rollout/cuda/cuda_check.h"
 #include "rollout/cuda/paged_prefill_attention.h"
 #include "rollout/paged_prefill_attention.h"
@@ -55,9 +56,10 @@ QueryBatch query_batch(int64_t q_heads, int64_t kv_heads, int64_t key_dim, int64
   return b;
 }
 
-std::vector<float> attend_on_device(const QueryBatch& b, float scale) {
+std::vector<float> attend_on_device(const QueryBatch& b, float scale, bool bf16_pools = false) {
   const auto& g = b.geometry;
   DeviceArray<float> q(b.q), k(b.pool.k_pool), v(b.shared ? std::vector<float>{0.0f} : b.pool.v_pool);
+  DeviceArray<uint16_t> k_bf16(bf16_bits(b.pool.k_pool)), v_bf16(bf16_bits(b.shared ? std::vector<float>{0.0f} : b.pool.v_pool));
   DeviceArray<float> out(b.seqs.size() * size_t(g.q_heads * g.value_dim));
   DeviceArray<int32_t> tables(b.pool.block_tables), seqs(b.seqs), positions(b.positions);
   PagedPrefillAttentionParams p{out.get(), q.get(), k.get(), b.shared ? k.get() : v.get(), tables.get(), seqs.get(),
@@ -65,6 +67,11 @@ std::vector<float> attend_on_device(const QueryBatch& b, float scale) {
                                 int64_t(b.pool.block_tables.size()) / g.max_blocks, g.num_blocks, int32_t(g.q_heads),
                                 int32_t(g.kv_heads), int32_t(g.key_dim), int32_t(g.value_dim), int32_t(g.value_stride),
                                 int32_t(g.block_tokens), int32_t(g.max_blocks), scale};
+  if (bf16_pools) {
+    p.k_pool = p.v_pool = nullptr;
+    p.k_pool_bf16 = k_bf16.get();
+    p.v_pool_bf16 = b.shared ? k_bf16.get() : v_bf16.get();
+  }
   paged_prefill_attention_forward(p, nullptr);
   R1_CUDA_CHECK(cudaDeviceSynchronize());
   return out.to_host();
@@ -99,7 +106,7 @@ TEST_CASE("prefill attention kernel: parameter validation (no device needed)") {
   refused("value_dim = 513", [](auto& p) { p.value_dim = kPrefillMaxValueDim + 1; p.value_stride = 600; });
   refused("value_dim = 65", [](auto& p) { p.value_dim = 65; });  // > value_stride
   refused("scale = ", [](auto& p) { p.scale = NAN; });
-  refused("out, q, k_pool or v_pool is null", [](auto&) {});
+  refused("out or q is null", [](auto&) {});
   PagedPrefillAttentionParams empty = ok;
   empty.tokens = 0;
   paged_prefill_attention_forward(empty, nullptr);  // nothing to launch, null pointers allowed
@@ -147,5 +154,17 @@ TEST_CASE("prefill attention kernel: bad sequence, position or block gives NaN r
     CAPTURE(bad);
     const auto r = rows(out, bad, 1, per);
     CHECK(std::all_of(r.begin(), r.end(), [](float x) { return std::isnan(x); }));
+  }
+}
+
+TEST_CASE("prefill attention kernel: bf16 pools give the fp32 kernel's bits on the widened values (GQA and MLA)") {
+  R1_SKIP_WITHOUT_CUDA_DEVICE();
+  for (bool shared : {false, true}) {
+    CAPTURE(shared);
+    QueryBatch b = shared ? query_batch(16, 1, 576, 512, true, {40, 7}, {30, 6}, 31)
+                          : query_batch(8, 2, 64, 64, false, {50, 9}, {20, 8}, 32);
+    bf16_round_in_place(b.pool.k_pool);
+    bf16_round_in_place(b.pool.v_pool);
+    CHECK(attend_on_device(b, 0.1f, /*bf16_pools=*/true) == attend_on_device(b, 0.1f));
   }
 }

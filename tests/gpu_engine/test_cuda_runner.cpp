@@ -31,6 +31,18 @@ std::unique_ptr<rollout::ModelRunner> batch_invariant_cuda_runner(policy::Causal
   options.batch_invariant = true;
   return std::make_unique<rollout::CudaRunner>(model, options);
 }
+std::unique_ptr<rollout::ModelRunner> bf16_kv_cuda_runner(policy::CausalLM model) {
+  rollout::CudaRunnerOptions options;
+  options.bf16_weights = true;
+  options.bf16_kv = true;
+  return std::make_unique<rollout::CudaRunner>(model, options);
+}
+std::unique_ptr<rollout::ModelRunner> bf16_kv_reference_runner(policy::CausalLM model) {
+  rollout::ReferenceRunnerOptions options;
+  options.bf16_weights = true;
+  options.bf16_kv = true;
+  return std::make_unique<rollout::ReferenceRunner>(model, options);
+}
 std::unique_ptr<rollout::ModelRunner> bf16_reference_runner(policy::CausalLM model) {
   rollout::ReferenceRunnerOptions options;
   options.bf16_weights = true;
@@ -107,4 +119,10 @@ TEST_CASE("cuda runner: batch-invariant mode gives a sequence the same bits alon
   test::check_batch_invariance(batch_invariant_cuda_runner);
   // And it still computes the model: the CPU engine's greedy tokens on every family.
   test::check_greedy_parity(batch_invariant_cuda_runner);
+}
+
+TEST_CASE("cuda runner: a bf16 K/V pool gives the bf16 reference runner's tokens, logprobs close to fp32") {
+  R1_SKIP_WITHOUT_CUDA_DEVICE();
+  test::check_greedy_against(bf16_kv_cuda_runner, bf16_kv_reference_runner, 2e-3);
+  MESSAGE("bf16 weights and K/V: worst mean |engine - fp32 learner| logprob ", test::check_bf16_logprobs(bf16_kv_cuda_runner));
 }

@@ -18,6 +18,12 @@ std::unique_ptr<rollout::ModelRunner> bf16_reference_runner(policy::CausalLM mod
   options.bf16_weights = true;
   return std::make_unique<rollout::ReferenceRunner>(model, options);
 }
+std::unique_ptr<rollout::ModelRunner> bf16_kv_reference_runner(policy::CausalLM model) {
+  rollout::ReferenceRunnerOptions options;
+  options.bf16_weights = true;
+  options.bf16_kv = true;
+  return std::make_unique<rollout::ReferenceRunner>(model, options);
+}
 }  // namespace
 
 TEST_CASE("reference runner: the kernels' references give the CPU engine's greedy tokens on every HF family") {
@@ -34,7 +40,8 @@ TEST_CASE("reference runner: refresh_weights re-reads the learner's parameters")
 
 
 TEST_CASE("reference runner: with bf16 weights, logprobs are as close to the fp32 learner's as the bf16 learner's") {
-  test::check_bf16_logprobs(bf16_reference_runner);
+  SUBCASE("fp32 K/V") { test::check_bf16_logprobs(bf16_reference_runner); }
+  SUBCASE("bf16 K/V") { test::check_bf16_logprobs(bf16_kv_reference_runner); }
 }
 
 TEST_CASE("reference runner: a sequence's bits are the same alone, in a crowd and when preempted") {
