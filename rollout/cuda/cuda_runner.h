@@ -28,7 +28,7 @@
 //   layers' GEMMs then take bf16 inputs (the fp32 activations rounded, rollout/bf16.h) with fp32
 //   accumulation and output (cublasGemmEx), the expert GEMMs widen bf16 weights in their tiles
 //   (fp32 activations), the embedding rows are widened. Norms, the router (its choice must be the
-//   learner's), activations and the K/V pool stay fp32. The reference runner's bf16 mode rounds at
+//   learner's) and activations stay fp32, and so does the K/V pool unless options.bf16_kv. The reference runner's bf16 mode rounds at
 //   the same places.
 // - K/V pool: fp32, or with options.bf16_kv bf16 (half the bytes per cached position): K/V rows
 //   rounded to bf16 as they are written, widened exactly as the attention kernels read them.

@@ -49,13 +49,13 @@ __device__ Workspace workspace_of(const PagedDecodeAttentionParams& p, int split
   return {p.workspace, p.workspace + entries, p.workspace + 2 * entries};
 }
 
-// grid (num_seqs, q_heads, splits). Shared: the query [head_dim], then the split's scores, later
-// their exps [split_tokens]. The per-split rounding depends on split_tokens, head_dim and the data,
-// never on the grid.
 // A pool element as fp32: itself, or a bf16's bits widened (exact).
 __device__ float widen(float x) { return x; }
 __device__ float widen(uint16_t b) { return __uint_as_float(uint32_t(b) << 16); }
 
+// grid (num_seqs, q_heads, splits). Shared: the query [head_dim], then the split's scores, later
+// their exps [split_tokens]. The per-split rounding depends on split_tokens, head_dim and the data,
+// never on the grid.
 // KV: float, or uint16_t for bf16 pools (the math stays fp32).
 template <class KV>
 __global__ void __launch_bounds__(kThreads) paged_split_kernel(PagedDecodeAttentionParams p, int splits,
@@ -187,7 +187,7 @@ void paged_decode_attention_forward(const PagedDecodeAttentionParams& p, cudaStr
   R1_ASSERT(p.out != nullptr && p.q != nullptr, "paged_attention: out or q is null");
   R1_ASSERT(bf16 ? (p.v_pool_bf16 != nullptr && p.k_pool == nullptr && p.v_pool == nullptr)
                  : (p.k_pool != nullptr && p.v_pool != nullptr && p.v_pool_bf16 == nullptr),
-            "paged_attention: k_pool or v_pool is null (give both pools as fp32, or both as bf16)");
+            "paged_attention: give k_pool and v_pool both as fp32 or both as bf16 (one is null, or they are mixed)");
   R1_ASSERT(p.block_tables != nullptr && p.context_lens != nullptr && p.workspace != nullptr,
             "paged_attention: block_tables, context_lens or workspace is null");
 

@@ -114,7 +114,7 @@ void paged_prefill_attention_forward(const PagedPrefillAttentionParams& p, cudaS
   R1_ASSERT(p.out != nullptr && p.q != nullptr, "paged_prefill_attention: out or q is null");
   R1_ASSERT(bf16 ? (p.v_pool_bf16 != nullptr && p.k_pool == nullptr && p.v_pool == nullptr)
                  : (p.k_pool != nullptr && p.v_pool != nullptr && p.v_pool_bf16 == nullptr),
-            "paged_prefill_attention: k_pool or v_pool is null (give both pools as fp32, or both as bf16)");
+            "paged_prefill_attention: give k_pool and v_pool both as fp32 or both as bf16 (one is null, or they are mixed)");
   R1_ASSERT(p.block_tables != nullptr && p.query_seqs != nullptr && p.query_positions != nullptr,
             "paged_prefill_attention: block_tables, query_seqs or query_positions is null");
   const int64_t head_blocks = (int64_t(p.q_heads) + kWarps - 1) / kWarps;

@@ -19,6 +19,9 @@ void gather_rows_forward(float* out, const float* table, const int32_t* ids, int
 // outside [0, pool_rows) is not written.
 void scatter_rows_forward(float* pool, const float* rows, const int64_t* slots, int64_t count, int64_t cols,
                           int64_t src_stride, int64_t pool_rows, cudaStream_t stream);
+// The same into a bf16 pool: each value rounded to bf16 (to nearest even) as it is stored.
+void scatter_rows_forward(uint16_t* pool, const float* rows, const int64_t* slots, int64_t count, int64_t cols,
+                          int64_t src_stride, int64_t pool_rows, cudaStream_t stream);
 // The same from a table of bf16 bits, widened to fp32 (exact).
 void gather_rows_forward(float* out, const uint16_t* table, const int32_t* ids, int64_t rows, int64_t cols,
                          int64_t table_rows, cudaStream_t stream);
@@ -44,9 +47,6 @@ struct RowGemmParams {
   int64_t out_row = 0, out_batch = 0;
 };
 void row_gemm_forward(const RowGemmParams& p, cudaStream_t stream);
-// The same into a bf16 pool: each value rounded to bf16 (to nearest even) as it is stored.
-void scatter_rows_forward(uint16_t* pool, const float* rows, const int64_t* slots, int64_t count, int64_t cols,
-                          int64_t src_stride, int64_t pool_rows, cudaStream_t stream);
 // x[i] += y[i], i < count.
 void add_forward(float* x, const float* y, int64_t count, cudaStream_t stream);
 // y[r][c] += bias[c].

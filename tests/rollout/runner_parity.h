@@ -145,15 +145,19 @@ inline void check_refresh(const RunnerFactory& make_runner) {
   CHECK(after == cpu.generate(request)[0].samples[0].token_ids);
 }
 
-// Greedy tokens equal another runner's (e.g. the CUDA runner's bf16 mode and the reference
-// runner's) on every HF family, logprobs within `tolerance`.
+// The same tokens as another runner (e.g. the CUDA runner's bf16 mode and the reference
+// runner's) on every HF family, logprobs within `tolerance`: greedy, then sampled groups (shared
+// prompt blocks, copy on write).
 inline void check_greedy_against(const RunnerFactory& make_runner, const RunnerFactory& make_other, double tolerance) {
   SmallVocabTokenizer tok;
-  rollout::SamplingParams greedy;
+  rollout::SamplingParams greedy, sampled;
   greedy.temperature = 0;
   greedy.max_tokens = 10;
+  sampled.temperature = 0.8;
+  sampled.max_tokens = 10;
   const std::vector<rollout::GenerationRequest> requests = {{tok.encode("The cat sat on the mat"), 1, greedy, 1},
-                                                            {tok.encode("Hi"), 1, greedy, 2}};
+                                                            {tok.encode("Hi"), 1, greedy, 2},
+                                                            {tok.encode("Sam has 5 pens."), 3, sampled, 7}};
   for (const auto& family : hf_fixture_families()) {
     CAPTURE(family);
     auto model = load_hf_fixture(family);
