@@ -12,7 +12,6 @@
 #include "rollout/paged_prefill_attention.h"
 #include "rollout/rmsnorm_reference.h"
 #include "rollout/rotary.h"
-#include "rollout/torch_runner.h"  // model_kv_geometry
 
 namespace r1::rollout {
 
@@ -119,7 +118,7 @@ void write_slots(std::vector<float>& pool, const std::vector<float>& rows, const
 }  // namespace
 
 ReferenceRunner::ReferenceRunner(policy::CausalLM model, ReferenceRunnerOptions options)
-    : model_(std::move(model)), options_(options), rope_(rotary_tables(model_->config())) {
+    : PolicyRunner(std::move(model)), options_(options), rope_(rotary_tables(config())) {
   R1_CHECK(options_.cache_bytes > 0, "ReferenceRunner: cache_bytes must be > 0, got ", options_.cache_bytes);
   refresh_weights();
 }

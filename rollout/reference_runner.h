@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "policy/transformer.h"
-#include "rollout/model_runner.h"
+#include "rollout/policy_runner.h"
 #include "rollout/moe_routing.h"
 #include "rollout/rotary_tables.h"
 
@@ -38,15 +38,11 @@ struct ReferenceRunnerOptions {
   bool bf16_kv = false;
 };
 
-class ReferenceRunner : public ModelRunner {
+class ReferenceRunner : public PolicyRunner {
  public:
   explicit ReferenceRunner(policy::CausalLM model, ReferenceRunnerOptions options = {});
 
-  int64_t vocab_size() const override { return config().vocab_size; }
-  int64_t max_position() const override { return config().max_position; }
   KvCacheGeometry kv_geometry(int64_t block_tokens) const override;
-  int64_t moe_layers() const override { return config().num_moe_layers(); }
-  int64_t experts_per_token() const override { return config().is_moe() ? config().num_experts_per_token : 0; }
   int64_t free_cache_bytes() const override { return options_.cache_bytes; }
   void allocate_cache(int64_t num_blocks, int64_t block_tokens) override;
   void copy_blocks(const std::vector<BlockCopy>& copies) override;
@@ -82,7 +78,6 @@ class ReferenceRunner : public ModelRunner {
     Mlp shared;
     Linear shared_gate;  // Qwen2-MoE's sigmoid gate, or empty
   };
-  const policy::ModelConfig& config() const { return model_->config(); }
   std::vector<float> attention(int64_t index, const std::vector<float>& x, const StepInputs& in,
                                const std::vector<int32_t>& query_seqs);
   std::vector<float> gqa_attention(int64_t index, const std::vector<float>& x, const StepInputs& in,
@@ -93,7 +88,6 @@ class ReferenceRunner : public ModelRunner {
   std::vector<float> feed_forward(const Layer& layer, const std::vector<float>& x, int64_t tokens,
                                   std::vector<int32_t>* chosen);
 
-  policy::CausalLM model_;
   ReferenceRunnerOptions options_;
   RotaryTables rope_;
   std::vector<float> embed_, final_norm_;

@@ -14,7 +14,7 @@ torch::Tensor long_tensor(const std::vector<int64_t>& values, const torch::Devic
 }  // namespace
 
 TorchRunner::TorchRunner(policy::CausalLM model, TorchRunnerOptions options)
-    : model_(std::move(model)), options_(options) {
+    : PolicyRunner(std::move(model)), options_(options) {
   R1_CHECK(options_.cache_bytes > 0, "TorchRunner: cache_bytes must be > 0, got ", options_.cache_bytes);
 }
 
@@ -25,22 +25,6 @@ TorchRunner::TorchRunner(std::shared_ptr<EngineWeights> weights, TorchRunnerOpti
 
 void TorchRunner::refresh_weights() {
   if (weights_) weights_->refresh();
-}
-
-KvCacheGeometry model_kv_geometry(const policy::ModelConfig& c, int64_t block_tokens, int64_t bytes_per_element) {
-  KvCacheGeometry geometry;
-  geometry.layers = c.num_layers;
-  geometry.bytes_per_element = bytes_per_element;
-  geometry.block_tokens = block_tokens;
-  if (c.is_mla()) {
-    geometry.kv_heads = 1;
-    geometry.head_dim = c.kv_lora_rank + c.qk_rope_head_dim;
-    geometry.shared_kv = true;
-  } else {
-    geometry.kv_heads = c.num_kv_heads;
-    geometry.head_dim = c.head_dim;
-  }
-  return geometry;
 }
 
 KvCacheGeometry TorchRunner::kv_geometry(int64_t block_tokens) const {

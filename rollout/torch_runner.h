@@ -25,31 +25,23 @@
 
 #include "policy/transformer.h"
 #include "rollout/engine_weights.h"
-#include "rollout/model_runner.h"
+#include "rollout/policy_runner.h"
 
 namespace r1::rollout {
-
-// The paged pool's shape for `c`: K and V per kv head (GQA), or one absorbed-MLA row per token
-// (latent + RoPE key, kv_heads 1, shared_kv). Every runner of the policy's models uses it.
-KvCacheGeometry model_kv_geometry(const policy::ModelConfig& c, int64_t block_tokens, int64_t bytes_per_element);
 
 struct TorchRunnerOptions {
   bool batch_invariant = false;
   int64_t cache_bytes = int64_t{256} << 20;  // what free_cache_bytes() reports: the KV pool's budget
 };
 
-class TorchRunner : public ModelRunner {
+class TorchRunner : public PolicyRunner {
  public:
   explicit TorchRunner(policy::CausalLM model, TorchRunnerOptions options = {});
   // Runs on the engine's own copy of the learner (EngineWeights: bf16 on the GPU, say), which
   // refresh_weights() re-reads from the learner in one pass.
   explicit TorchRunner(std::shared_ptr<EngineWeights> weights, TorchRunnerOptions options = {});
 
-  int64_t vocab_size() const override { return config().vocab_size; }
-  int64_t max_position() const override { return config().max_position; }
   KvCacheGeometry kv_geometry(int64_t block_tokens) const override;
-  int64_t moe_layers() const override { return config().num_moe_layers(); }
-  int64_t experts_per_token() const override { return config().is_moe() ? config().num_experts_per_token : 0; }
   int64_t free_cache_bytes() const override { return options_.cache_bytes; }
   void allocate_cache(int64_t num_blocks, int64_t block_tokens) override;
   void copy_blocks(const std::vector<BlockCopy>& copies) override;
@@ -68,14 +60,12 @@ class TorchRunner : public ModelRunner {
     torch::Tensor mask;   // [1, 1, count, context] bool: causal
     int64_t row = 0;      // first row of the piece among the forward's tokens
   };
-  const policy::ModelConfig& config() const { return model_->config(); }
   // Final hidden states [tokens, hidden] of the pieces' tokens, in order; writes their K/V and, when
   // `experts` is given, appends each token's routing ([moe layers][top_k]).
   torch::Tensor forward(const StepInputs& in, const std::vector<Piece>& pieces, std::vector<int32_t>* experts);
   torch::Tensor attention(int64_t layer, const torch::Tensor& normed, const policy::RotaryEmbedding::Angles& angles,
                           const torch::Tensor& slots, const std::vector<PieceKeys>& keys);
 
-  policy::CausalLM model_;
   std::shared_ptr<EngineWeights> weights_;  // set when the runner has its own copy of the weights
   TorchRunnerOptions options_;
   int64_t block_tokens_ = 0;

@@ -18,7 +18,6 @@
 #include "rollout/cuda/runner_ops.h"
 #include "rollout/model_tensors.h"
 #include "rollout/rotary_tables.h"
-#include "rollout/torch_runner.h"  // model_kv_geometry
 
 namespace r1::rollout {
 
@@ -62,7 +61,7 @@ bool CudaRunner::device_available(std::string* why) {
 }
 
 CudaRunner::CudaRunner(policy::CausalLM model, CudaRunnerOptions options)
-    : model_(std::move(model)), options_(std::move(options)) {
+    : PolicyRunner(std::move(model)), options_(std::move(options)) {
   std::string why;
   R1_CHECK(device_available(&why), "the CUDA runner needs a CUDA device, and ", why);
   for (size_t i = 0; i < options_.graph_batches.size(); ++i)

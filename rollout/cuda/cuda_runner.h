@@ -68,7 +68,7 @@
 #include "policy/transformer.h"
 #include "rollout/cuda/device_array.h"
 #include "rollout/engine_weights.h"  // WeightRefresh
-#include "rollout/model_runner.h"
+#include "rollout/policy_runner.h"
 #include "rollout/moe_routing.h"
 
 namespace r1::rollout {
@@ -84,7 +84,7 @@ struct CudaRunnerOptions {
   std::vector<int64_t> graph_batches{1, 2, 4, 8, 16, 32, 64, 128, 256};  // ascending
 };
 
-class CudaRunner : public ModelRunner {
+class CudaRunner : public PolicyRunner {
  public:
   // Whether a CUDA device can be used; if not, why (the runtime's words) in *why.
   static bool device_available(std::string* why);
@@ -94,11 +94,7 @@ class CudaRunner : public ModelRunner {
   CudaRunner(const CudaRunner&) = delete;
   CudaRunner& operator=(const CudaRunner&) = delete;
 
-  int64_t vocab_size() const override { return config().vocab_size; }
-  int64_t max_position() const override { return config().max_position; }
   KvCacheGeometry kv_geometry(int64_t block_tokens) const override;
-  int64_t moe_layers() const override { return config().num_moe_layers(); }
-  int64_t experts_per_token() const override { return config().is_moe() ? config().num_experts_per_token : 0; }
   int64_t free_cache_bytes() const override;
   void allocate_cache(int64_t num_blocks, int64_t block_tokens) override;
   void copy_blocks(const std::vector<BlockCopy>& copies) override;
@@ -177,7 +173,6 @@ class CudaRunner : public ModelRunner {
   using GraphExec = std::unique_ptr<CUgraphExec_st, GraphDeleter>;
   using GraphKey = std::pair<int64_t, int64_t>;  // (ladder size, block-table width)
 
-  const policy::ModelConfig& config() const { return model_->config(); }
   // Copies a tensor of model_tensors() to the device (empty for an undefined one).
   void upload(DeviceArray<float>& dst, const torch::Tensor& t);
   void upload(Weight& dst, const std::vector<torch::Tensor>& parts, bool bf16);  // parts side by side
@@ -218,7 +213,6 @@ class CudaRunner : public ModelRunner {
   // Reads back the samples and, if asked, the routed experts of the first `tokens` rows.
   StepOutputs fetch_outputs(const StepShape& shape, int64_t tokens, int64_t draws, bool record_experts);
 
-  policy::CausalLM model_;
   CudaRunnerOptions options_;
   DeviceArray<char> blas_workspace_;  // set once, so that cuBLAS allocates nothing while captured (freed after the handle)
   std::unique_ptr<CUstream_st, StreamDeleter> stream_owner_;

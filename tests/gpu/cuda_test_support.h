@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -42,5 +43,34 @@ inline bool cuda_device_present(std::string& reason) {
 
 // The runner's device array (rollout/cuda/device_array.h): frees itself, copies in and out of host vectors.
 using rollout::kernels::DeviceArray;
+
+// The refusals both attention launchers share (their params have out, q and fp32 / bf16 pools):
+// a pool missing, and fp32 and bf16 pools mixed. `refused(message, mutate)` applies `mutate` to
+// valid shapes and expects the launcher to throw `message`.
+template <class Refused>
+void check_pool_refusals(Refused refused) {
+  static float dummy[1];
+  static const uint16_t dummy_bf16[1] = {0};
+  auto with_data = [](auto& p) {
+    p.out = dummy;
+    p.q = dummy;
+  };
+  const char* message = "both as fp32 or both as bf16";
+  refused(message, [&](auto& p) {  // no v_pool
+    with_data(p);
+    p.k_pool = dummy;
+  });
+  refused(message, [&](auto& p) {  // mixed
+    with_data(p);
+    p.k_pool = dummy;
+    p.v_pool = dummy;
+    p.v_pool_bf16 = dummy_bf16;
+  });
+  refused(message, [&](auto& p) {  // bf16 K with an fp32 V
+    with_data(p);
+    p.k_pool_bf16 = dummy_bf16;
+    p.v_pool = dummy;
+  });
+}
 
 }  // namespace r1::gpu_test

@@ -102,24 +102,7 @@ TEST_CASE("paged attention kernel: workspace size and parameter validation (no d
   refused("scale = 0", [](auto& p) { p.scale = 0.0f; });
   refused("workspace_bytes = 4", [](auto& p) { p.workspace_bytes = 4; });
   refused("out or q is null", [](auto&) {});
-  static float dummy[1];
-  static const uint16_t dummy_bf16[1] = {0};
-  auto with_data = [](auto& p) {
-    p.out = dummy;
-    p.q = dummy;
-  };
-  refused("both as fp32 or both as bf16", [&](auto& p) { with_data(p); p.k_pool = dummy; });  // no v_pool
-  refused("both as fp32 or both as bf16", [&](auto& p) {  // mixed
-    with_data(p);
-    p.k_pool = dummy;
-    p.v_pool = dummy;
-    p.v_pool_bf16 = dummy_bf16;
-  });
-  refused("both as fp32 or both as bf16", [&](auto& p) {  // bf16 K with an fp32 V
-    with_data(p);
-    p.k_pool_bf16 = dummy_bf16;
-    p.v_pool = dummy;
-  });  // num_seqs = 2: the pointers are needed
+  r1::gpu_test::check_pool_refusals(refused);  // num_seqs = 2: the pointers are needed
 }
 
 TEST_CASE("paged attention kernel equals the CPU reference within 1e-5") {

@@ -107,24 +107,7 @@ TEST_CASE("prefill attention kernel: parameter validation (no device needed)") {
   refused("value_dim = 65", [](auto& p) { p.value_dim = 65; });  // > value_stride
   refused("scale = ", [](auto& p) { p.scale = NAN; });
   refused("out or q is null", [](auto&) {});
-  static float dummy[1];
-  static const uint16_t dummy_bf16[1] = {0};
-  auto with_data = [](auto& p) {
-    p.out = dummy;
-    p.q = dummy;
-  };
-  refused("both as fp32 or both as bf16", [&](auto& p) { with_data(p); p.k_pool = dummy; });  // no v_pool
-  refused("both as fp32 or both as bf16", [&](auto& p) {  // mixed
-    with_data(p);
-    p.k_pool = dummy;
-    p.v_pool = dummy;
-    p.v_pool_bf16 = dummy_bf16;
-  });
-  refused("both as fp32 or both as bf16", [&](auto& p) {  // bf16 K with an fp32 V
-    with_data(p);
-    p.k_pool_bf16 = dummy_bf16;
-    p.v_pool = dummy;
-  });
+  r1::gpu_test::check_pool_refusals(refused);
   PagedPrefillAttentionParams empty = ok;
   empty.tokens = 0;
   paged_prefill_attention_forward(empty, nullptr);  // nothing to launch, null pointers allowed

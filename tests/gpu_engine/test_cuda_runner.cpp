@@ -13,41 +13,19 @@
 using namespace r1;
 
 namespace {
-std::unique_ptr<rollout::ModelRunner> cuda_runner(policy::CausalLM model) {
-  return std::make_unique<rollout::CudaRunner>(model);
+test::RunnerFactory cuda(rollout::CudaRunnerOptions options = {}) {
+  return [options](policy::CausalLM model) { return std::make_unique<rollout::CudaRunner>(model, options); };
 }
-std::unique_ptr<rollout::ModelRunner> eager_cuda_runner(policy::CausalLM model) {
-  rollout::CudaRunnerOptions options;
-  options.cuda_graphs = false;
-  return std::make_unique<rollout::CudaRunner>(model, options);
+test::RunnerFactory reference(rollout::ReferenceRunnerOptions options = {}) {
+  return [options](policy::CausalLM model) { return std::make_unique<rollout::ReferenceRunner>(model, options); };
 }
-std::unique_ptr<rollout::ModelRunner> bf16_cuda_runner(policy::CausalLM model) {
-  rollout::CudaRunnerOptions options;
-  options.bf16_weights = true;
-  return std::make_unique<rollout::CudaRunner>(model, options);
-}
-std::unique_ptr<rollout::ModelRunner> batch_invariant_cuda_runner(policy::CausalLM model) {
-  rollout::CudaRunnerOptions options;
-  options.batch_invariant = true;
-  return std::make_unique<rollout::CudaRunner>(model, options);
-}
-std::unique_ptr<rollout::ModelRunner> bf16_kv_cuda_runner(policy::CausalLM model) {
-  rollout::CudaRunnerOptions options;
-  options.bf16_weights = true;
-  options.bf16_kv = true;
-  return std::make_unique<rollout::CudaRunner>(model, options);
-}
-std::unique_ptr<rollout::ModelRunner> bf16_kv_reference_runner(policy::CausalLM model) {
-  rollout::ReferenceRunnerOptions options;
-  options.bf16_weights = true;
-  options.bf16_kv = true;
-  return std::make_unique<rollout::ReferenceRunner>(model, options);
-}
-std::unique_ptr<rollout::ModelRunner> bf16_reference_runner(policy::CausalLM model) {
-  rollout::ReferenceRunnerOptions options;
-  options.bf16_weights = true;
-  return std::make_unique<rollout::ReferenceRunner>(model, options);
-}
+const test::RunnerFactory cuda_runner = cuda();
+const test::RunnerFactory eager_cuda_runner = cuda({.cuda_graphs = false});
+const test::RunnerFactory bf16_cuda_runner = cuda({.bf16_weights = true});
+const test::RunnerFactory bf16_kv_cuda_runner = cuda({.bf16_weights = true, .bf16_kv = true});
+const test::RunnerFactory batch_invariant_cuda_runner = cuda({.batch_invariant = true});
+const test::RunnerFactory bf16_reference_runner = reference({.bf16_weights = true});
+const test::RunnerFactory bf16_kv_reference_runner = reference({.bf16_weights = true, .bf16_kv = true});
 }  // namespace
 
 TEST_CASE("cuda runner: greedy tokens equal the CPU engine's on every HF family") {

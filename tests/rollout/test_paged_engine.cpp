@@ -13,6 +13,7 @@
 #include "rollout/paged_engine.h"
 #include "rollout/torch_runner.h"
 #include "tests/rollout/hf_fixture_models.h"
+#include "tests/rollout/runner_parity.h"
 
 using namespace r1;
 
@@ -38,11 +39,8 @@ rollout::PagedEngineConfig small_steps(int64_t num_blocks = 64) {
   return config;
 }
 
-rollout::PagedEngine paged(policy::CausalLM model, const policy::Tokenizer& tok, rollout::PagedEngineConfig config,
-                           bool batch_invariant = false) {
-  rollout::TorchRunnerOptions options;
-  options.batch_invariant = batch_invariant;
-  return rollout::PagedEngine(std::make_unique<rollout::TorchRunner>(model, options), tok, config);
+rollout::PagedEngine paged(policy::CausalLM model, const policy::Tokenizer& tok, rollout::PagedEngineConfig config) {
+  return rollout::PagedEngine(std::make_unique<rollout::TorchRunner>(model), tok, config);
 }
 
 // Max |engine logprob - learner logprob| over every completion token of `results`.
@@ -115,38 +113,11 @@ TEST_CASE("paged engine: a group shares its prompt's blocks, copies on write, an
 }
 
 TEST_CASE("paged engine: batch-invariant mode gives a sequence the same bits alone, in a crowd, and when preempted") {
-  auto model = tiny_model(3);
-  policy::ByteTokenizer tok;
-  rollout::SamplingParams params;
-  params.max_tokens = 24;
-  params.temperature = 1.0;
-  params.top_p = 0.9;
-  const rollout::GenerationRequest target{tok.encode("Tom reads 12 pages a day."), 2, params, 11};
-  auto alone_engine = paged(model, tok, small_steps(), /*batch_invariant=*/true);
-  const auto alone = alone_engine.generate({target});
-
-  std::vector<rollout::GenerationRequest> crowd = {{tok.encode("A much longer question about apples"), 3, params, 1},
-                                                   target,
-                                                   {tok.encode("Hi"), 2, params, 2}};
-  auto crowd_engine = paged(model, tok, small_steps(), true);
-  const auto in_crowd = crowd_engine.generate(crowd);
-  CHECK(crowd_engine.last_stats().max_batch_tokens > 4);  // really batched with the others
-  // 20 blocks of 4 tokens hold the longest sequence (35 + 24 tokens: 15 blocks) but not everyone at
-  // once: the newest are preempted and recomputed.
-  auto tight_engine = paged(model, tok, small_steps(20), true);
-  const auto tight = tight_engine.generate(crowd);
-  CHECK(tight_engine.last_stats().preemptions > 0);
-  for (std::size_t s = 0; s < 2; ++s) {
-    CAPTURE(s);
-    const auto& want = alone[0].samples[s];
-    CHECK(want.token_ids.size() >= 4);
-    for (const auto* got : {&in_crowd[1].samples[s], &tight[1].samples[s]}) {
-      CHECK(got->token_ids == want.token_ids);
-      CHECK(got->logprobs == want.logprobs);  // bitwise
-    }
-  }
-  for (std::size_t r = 0; r < crowd.size(); ++r)
-    for (std::size_t s = 0; s < crowd[r].num_samples; ++s) CHECK(tight[r].samples[s].token_ids == in_crowd[r].samples[s].token_ids);
+  test::check_batch_invariance([](policy::CausalLM model) -> std::unique_ptr<rollout::ModelRunner> {
+    rollout::TorchRunnerOptions options;
+    options.batch_invariant = true;
+    return std::make_unique<rollout::TorchRunner>(model, options);
+  });
 }
 
 TEST_CASE("paged engine: the recorded experts are the learner's routing of the same tokens") {

@@ -10,20 +10,12 @@
 using namespace r1;
 
 namespace {
-std::unique_ptr<rollout::ModelRunner> reference_runner(policy::CausalLM model) {
-  return std::make_unique<rollout::ReferenceRunner>(model);
+test::RunnerFactory reference(rollout::ReferenceRunnerOptions options = {}) {
+  return [options](policy::CausalLM model) { return std::make_unique<rollout::ReferenceRunner>(model, options); };
 }
-std::unique_ptr<rollout::ModelRunner> bf16_reference_runner(policy::CausalLM model) {
-  rollout::ReferenceRunnerOptions options;
-  options.bf16_weights = true;
-  return std::make_unique<rollout::ReferenceRunner>(model, options);
-}
-std::unique_ptr<rollout::ModelRunner> bf16_kv_reference_runner(policy::CausalLM model) {
-  rollout::ReferenceRunnerOptions options;
-  options.bf16_weights = true;
-  options.bf16_kv = true;
-  return std::make_unique<rollout::ReferenceRunner>(model, options);
-}
+const test::RunnerFactory reference_runner = reference();
+const test::RunnerFactory bf16_reference_runner = reference({.bf16_weights = true});
+const test::RunnerFactory bf16_kv_reference_runner = reference({.bf16_weights = true, .bf16_kv = true});
 }  // namespace
 
 TEST_CASE("reference runner: the kernels' references give the CPU engine's greedy tokens on every HF family") {
