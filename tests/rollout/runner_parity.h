@@ -60,6 +60,21 @@ inline void check_same_samples(const std::vector<rollout::GenerationResult>& hav
   }
 }
 
+// Every sample of `results` (for `requests`) as one packed batch: prompt + completion, the
+// engine's logprobs as old_logprobs, the completion tokens in loss_mask.
+inline rl::TokenBatch pack_samples(const std::vector<rollout::GenerationRequest>& requests,
+                                   const std::vector<rollout::GenerationResult>& results, int64_t pad_id) {
+  std::vector<rl::TokenSequence> seqs;
+  for (std::size_t r = 0; r < requests.size(); ++r)
+    for (const auto& s : results[r].samples) seqs.push_back({requests[r].prompt_ids, s.token_ids, s.logprobs});
+  return rl::pack(seqs, pad_id);
+}
+
+// Mean |a - b| over the completion tokens of `batch` (a, b: per-token logprobs of its rows).
+inline double mean_token_gap(const rl::TokenBatch& batch, const torch::Tensor& a, const torch::Tensor& b) {
+  return ((a - b).abs() * batch.loss_mask).sum().item<double>() / batch.loss_mask.sum().item<double>();
+}
+
 using RunnerFactory = std::function<std::unique_ptr<rollout::ModelRunner>(policy::CausalLM)>;
 
 inline rollout::PagedEngine engine_on(const RunnerFactory& make_runner, policy::CausalLM model,
@@ -182,21 +197,15 @@ inline double check_bf16_logprobs(const RunnerFactory& make_bf16_runner) {
     auto fp32 = load_hf_fixture(family);
     auto engine = engine_on(make_bf16_runner, fp32, tok, false);
     const auto results = engine.generate(requests);
-    std::vector<rl::TokenSequence> seqs;
-    for (std::size_t r = 0; r < requests.size(); ++r)
-      for (const auto& s : results[r].samples) seqs.push_back({requests[r].prompt_ids, s.token_ids, s.logprobs});
-    auto batch = rl::pack(seqs, tok.pad_id());
+    const auto batch = pack_samples(requests, results, tok.pad_id());
     torch::NoGradGuard no_grad;
     rollout::EngineWeights bf16_learner(fp32, torch::kCPU, torch::kBFloat16);
     auto bf16_model = bf16_learner.model();
     const auto learner_bf16 = rl::token_logprobs(bf16_model, batch.input_ids).logprobs.to(torch::kFloat32);
     const auto learner_fp32 = rl::token_logprobs(fp32, batch.input_ids).logprobs;
     const double tokens = batch.loss_mask.sum().item<double>();
-    auto mean_gap = [&](const torch::Tensor& a, const torch::Tensor& b) {
-      return ((a - b).abs() * batch.loss_mask).sum().item<double>() / tokens;
-    };
-    const double engine_vs_fp32 = mean_gap(batch.old_logprobs, learner_fp32);
-    const double learner_vs_fp32 = mean_gap(learner_bf16, learner_fp32);
+    const double engine_vs_fp32 = mean_token_gap(batch, batch.old_logprobs, learner_fp32);
+    const double learner_vs_fp32 = mean_token_gap(batch, learner_bf16, learner_fp32);
     MESSAGE(family, ", bf16 weights, ", tokens, " tokens: mean |engine - fp32 learner| ", engine_vs_fp32,
             ", |bf16 learner - fp32 learner| ", learner_vs_fp32);
     CHECK(tokens > 60);

@@ -46,10 +46,7 @@ rollout::PagedEngine paged(policy::CausalLM model, const policy::Tokenizer& tok,
 // Max |engine logprob - learner logprob| over every completion token of `results`.
 double max_logprob_gap(policy::CausalLM& model, const std::vector<rollout::GenerationRequest>& requests,
                        const std::vector<rollout::GenerationResult>& results, int64_t pad_id, int64_t* tokens) {
-  std::vector<rl::TokenSequence> seqs;
-  for (std::size_t r = 0; r < requests.size(); ++r)
-    for (const auto& s : results[r].samples) seqs.push_back({requests[r].prompt_ids, s.token_ids, s.logprobs});
-  auto batch = rl::pack(seqs, pad_id);
+  const auto batch = test::pack_samples(requests, results, pad_id);
   torch::NoGradGuard no_grad;
   auto learner = rl::token_logprobs(model, batch.input_ids).logprobs;
   *tokens = int64_t(batch.loss_mask.sum().item<double>());
@@ -200,20 +197,14 @@ TEST_CASE("paged engine: in bf16 its logprobs are as close to fp32 as the bf16 l
     const std::vector<rollout::GenerationRequest> requests = {{tok.encode("Sam has 5 pens."), 4, params, 3},
                                                               {tok.encode("Q: 7*6?"), 2, params, 4}};
     const auto results = engine.generate(requests);
-    std::vector<rl::TokenSequence> seqs;
-    for (std::size_t r = 0; r < requests.size(); ++r)
-      for (const auto& s : results[r].samples) seqs.push_back({requests[r].prompt_ids, s.token_ids, s.logprobs});
-    auto batch = rl::pack(seqs, tok.pad_id());
+    const auto batch = test::pack_samples(requests, results, tok.pad_id());
     torch::NoGradGuard no_grad;
     auto bf16 = rl::token_logprobs(model, batch.input_ids.to(device)).logprobs.to(torch::kCPU, torch::kFloat32);
     auto fp32 = rl::token_logprobs(reference, batch.input_ids).logprobs;
     const double tokens = batch.loss_mask.sum().item<double>();
-    auto mean_gap = [&](const torch::Tensor& a, const torch::Tensor& b) {
-      return ((a - b).abs() * batch.loss_mask).sum().item<double>() / tokens;
-    };
-    const double engine_vs_bf16 = mean_gap(batch.old_logprobs, bf16);
-    const double engine_vs_fp32 = mean_gap(batch.old_logprobs, fp32);
-    const double learner_vs_fp32 = mean_gap(bf16, fp32);
+    const double engine_vs_bf16 = test::mean_token_gap(batch, batch.old_logprobs, bf16);
+    const double engine_vs_fp32 = test::mean_token_gap(batch, batch.old_logprobs, fp32);
+    const double learner_vs_fp32 = test::mean_token_gap(batch, bf16, fp32);
     MESSAGE("bf16 on ", device.str(), ", ", tokens, " tokens: mean |engine - bf16 learner| ", engine_vs_bf16,
             ", |engine - fp32| ", engine_vs_fp32, ", |bf16 learner - fp32| ", learner_vs_fp32);
     CHECK(tokens > 60);
