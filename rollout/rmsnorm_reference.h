@@ -16,6 +16,14 @@ struct RmsNormParams {
   int64_t rows;           // number of independent rows (tokens); 0 launches nothing
   int64_t cols;           // row length (hidden size); > 0
   float eps;              // added to the mean square before the rsqrt; >= 0 (1e-6 in Qwen3)
+  // The residual add fused in front (the transformer's `x = x + layer(x); normed = norm(x)`): with
+  // `residual` set, the row normalised is x + residual (one fp32 add, as a separate add would
+  // round it), and that sum is stored to `sum` (which may be x's own buffer). Both or neither.
+  const float* residual = nullptr;  // [rows, cols]
+  float* sum = nullptr;             // [rows, cols]
+  // With out_bf16 set, out is also stored as bf16 bits (to nearest, ties to even: rollout/bf16.h):
+  // the input of a GEMM with bf16 weights, rounded where it is made.
+  uint16_t* out_bf16 = nullptr;     // [rows, cols]
 };
 
 // Same contract as rmsnorm_forward, with every pointer on the host; runs synchronously.

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 
 #include "common/error.h"
 #include "rollout/cuda/cublas_check.h"
@@ -13,6 +14,7 @@
 #include "rollout/cuda/moe_router.h"
 #include "rollout/cuda/paged_attention.h"
 #include "rollout/cuda/paged_prefill_attention.h"
+#include "rollout/cuda/qkv_rope.h"
 #include "rollout/cuda/rmsnorm.h"
 #include "rollout/cuda/rope.h"
 #include "rollout/cuda/runner_ops.h"
@@ -25,20 +27,8 @@ namespace k = kernels;
 
 namespace {
 
-template <class T>
-T* put(kernels::DeviceArray<T>& dst, const std::vector<T>& host, cudaStream_t stream) {
-  T* ptr = dst.ensure(host.size());
-  if (!host.empty()) R1_CUDA_CHECK(cudaMemcpyAsync(ptr, host.data(), host.size() * sizeof(T), cudaMemcpyHostToDevice, stream));
-  return ptr;
-}
-
-template <class T>
-std::vector<T> fetch(const T* src, size_t count, cudaStream_t stream) {
-  std::vector<T> host(count);
-  if (count > 0) R1_CUDA_CHECK(cudaMemcpyAsync(host.data(), src, count * sizeof(T), cudaMemcpyDeviceToHost, stream));
-  R1_CUDA_CHECK(cudaStreamSynchronize(stream));
-  return host;
-}
+// Bytes from `offset` on, rounded up so that the next array starts 16-byte aligned.
+size_t aligned(size_t offset) { return (offset + 15) / 16 * 16; }
 
 // Copies rows of `width` floats between strided buffers on the device.
 void copy_rows(float* dst, int64_t dst_stride, const float* src, int64_t src_stride, int64_t width, int64_t rows,
@@ -141,6 +131,28 @@ void CudaRunner::upload(Linear& dst, const torch::Tensor& weight, const torch::T
   upload(dst.bias, bias);
 }
 
+void CudaRunner::upload_fused(Linear& dst, const std::vector<const LinearTensors*>& parts, bool bf16) {
+  std::vector<torch::Tensor> weights, biases;
+  bool any_bias = false;
+  dst.out = 0;
+  dst.in = parts.front()->weight.size(1);
+  for (const auto* part : parts) {
+    R1_ASSERT(part->present() && part->weight.size(1) == dst.in, "CudaRunner: fused projections of different inputs");
+    weights.push_back(part->weight);
+    dst.out += part->weight.size(0);
+    any_bias = any_bias || part->bias.defined();
+  }
+  upload(dst.weight, weights, bf16);
+  if (!any_bias) {
+    dst.bias = DeviceArray<float>();
+    return;
+  }
+  for (const auto* part : parts)  // a few floats: joined by LibTorch, then copied as one
+    biases.push_back(part->bias.defined() ? part->bias.detach()
+                                          : torch::zeros({part->weight.size(0)}, part->weight.options()));
+  upload(dst.bias, torch::cat(biases));
+}
+
 void CudaRunner::refresh_weights() {
   torch::NoGradGuard no_grad;
   // The copies below run on the legacy stream, which does not wait for stream_ (non-blocking) or
@@ -152,9 +164,9 @@ void CudaRunner::refresh_weights() {
   const bool bf16 = options_.bf16_weights;
   auto linear_of = [&](Linear& dst, const LinearTensors& src) { upload(dst, src.weight, src.bias, bf16); };
   auto mlp_of = [&](Mlp& dst, const MlpTensors& src) {
-    linear_of(dst.gate, src.gate);
-    linear_of(dst.up, src.up);
+    upload_fused(dst.gate_up, {&src.gate, &src.up}, bf16);
     linear_of(dst.down, src.down);
+    dst.width = src.gate.weight.size(0);
   };
   upload(embed_, {t.embed}, bf16);
   upload(final_norm_, t.final_norm);
@@ -167,8 +179,9 @@ void CudaRunner::refresh_weights() {
     upload(layer.input_norm, l.input_norm);
     upload(layer.post_norm, l.post_norm);
     using Projection = std::pair<Linear*, const LinearTensors*>;
-    for (auto [dst, src] : std::initializer_list<Projection>{{&layer.q, &l.q}, {&layer.k, &l.k}, {&layer.v, &l.v},
-                                                            {&layer.o, &l.o}, {&layer.q_a, &l.q_a}, {&layer.q_b, &l.q_b},
+    if (l.k.present()) upload_fused(layer.qkv, {&l.q, &l.k, &l.v}, bf16);  // GQA
+    else linear_of(layer.q, l.q);                                          // MLA's q_proj, or none
+    for (auto [dst, src] : std::initializer_list<Projection>{{&layer.o, &l.o}, {&layer.q_a, &l.q_a}, {&layer.q_b, &l.q_b},
                                                             {&layer.kv_a, &l.kv_a}, {&layer.kv_b, &l.kv_b}})
       linear_of(*dst, *src);
     upload(layer.q_norm, l.q_norm);
@@ -202,8 +215,8 @@ KvCacheGeometry CudaRunner::kv_geometry(int64_t block_tokens) const {
 
 void CudaRunner::write_pool(Weight& pool, const float* rows, int64_t count, int64_t cols) {
   const int64_t pool_rows = num_blocks_ * block_tokens_;
-  if (pool.bf16.empty()) k::scatter_rows_forward(pool.f32.get(), rows, s_->slots.get(), count, cols, cols, pool_rows, stream_);
-  else k::scatter_rows_forward(pool.bf16.get(), rows, s_->slots.get(), count, cols, cols, pool_rows, stream_);
+  if (pool.bf16.empty()) k::scatter_rows_forward(pool.f32.get(), rows, s_->slots, count, cols, cols, pool_rows, stream_);
+  else k::scatter_rows_forward(pool.bf16.get(), rows, s_->slots, count, cols, cols, pool_rows, stream_);
 }
 
 template <class Params>
@@ -259,27 +272,33 @@ void CudaRunner::copy_blocks(const std::vector<BlockCopy>& copies) {
       }
 }
 
-void CudaRunner::linear(const Linear& l, const float* x, int64_t rows, float* y) {
+void CudaRunner::gemm(const Linear& l, const float* x, int64_t rows, float* y, const uint16_t* x_bf16) {
   R1_ASSERT(l.out > 0, "CudaRunner: a linear layer the model does not have");
   if (rows == 0) return;
   if (options_.batch_invariant) {  // y^T = op(W) x^T with op = T, as the cuBLAS call below
-    row_gemm(CUBLAS_OP_T, l.out, rows, l.in, l.weight, 0, l.in, 0, x, l.in, 0, y, l.out, 0, 1,
-             l.bias.empty() ? nullptr : l.bias.get());
+    row_gemm(CUBLAS_OP_T, l.out, rows, l.in, l.weight, 0, l.in, 0, x, l.in, 0, y, l.out, 0, 1, nullptr);
     return;
   }
   // Row-major y = x W^T is column-major y^T = W^T(col-major view of W) x^T.
   const float one = 1.0f, zero = 0.0f;
   if (!l.weight.bf16.empty()) {
-    uint16_t* xb = s_->x_bf16.ensure(size_t(rows * l.in));
-    k::to_bf16_forward(xb, x, rows * l.in, stream_);
+    if (x_bf16 == nullptr) {
+      uint16_t* rounded = s_->x_bf16.ensure(size_t(rows * l.in));
+      k::to_bf16_forward(rounded, x, rows * l.in, stream_);
+      x_bf16 = rounded;
+    }
     R1_CUBLAS_CHECK(cublasGemmEx(blas_, CUBLAS_OP_T, CUBLAS_OP_N, int(l.out), int(rows), int(l.in), &one,
-                                 l.weight.bf16.get(), CUDA_R_16BF, int(l.in), xb, CUDA_R_16BF, int(l.in), &zero, y,
+                                 l.weight.bf16.get(), CUDA_R_16BF, int(l.in), x_bf16, CUDA_R_16BF, int(l.in), &zero, y,
                                  CUDA_R_32F, int(l.out), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
   } else {
     R1_CUBLAS_CHECK(cublasSgemm(blas_, CUBLAS_OP_T, CUBLAS_OP_N, int(l.out), int(rows), int(l.in), &one,
                                 l.weight.f32.get(), int(l.in), x, int(l.in), &zero, y, int(l.out)));
   }
-  if (!l.bias.empty()) k::add_bias_forward(y, l.bias.get(), rows, l.out, stream_);
+}
+
+void CudaRunner::linear(const Linear& l, const float* x, int64_t rows, float* y, const uint16_t* x_bf16) {
+  gemm(l, x, rows, y, x_bf16);
+  if (rows > 0 && !l.bias.empty()) k::add_bias_forward(y, l.bias.get(), rows, l.out, stream_);
 }
 
 void CudaRunner::row_gemm(cublasOperation_t op_a, int64_t m, int64_t n, int64_t k, const Weight& w, int64_t offset,
@@ -327,19 +346,29 @@ void CudaRunner::batched_gemm(cublasOperation_t op_a, int64_t m, int64_t n, int6
                                              CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
 }
 
-void CudaRunner::mlp(const Mlp& m, const float* x, int64_t rows, float* y) {
-  const auto width = size_t(rows * m.gate.out);
-  float* gate = s_->c.ensure(width);
-  float* up = s_->d.ensure(width);
-  linear(m.gate, x, rows, gate);
-  linear(m.up, x, rows, up);
-  k::swiglu_forward(gate, up, int64_t(width), stream_);
-  linear(m.down, gate, rows, y);
+void CudaRunner::mlp(const Mlp& m, const float* x, const uint16_t* x_bf16, int64_t rows, float* y) {
+  const auto width = size_t(rows * m.width);
+  float* gate_up = s_->c.ensure(2 * width);
+  float* h = s_->d.ensure(width);
+  uint16_t* h_bf16 = bf16_gemm_inputs() ? s_->h_bf16.ensure(width) : nullptr;
+  linear(m.gate_up, x, rows, gate_up, x_bf16);
+  k::swiglu_forward(h, h_bf16, gate_up, rows, m.width, stream_);
+  linear(m.down, h, rows, y, h_bf16);
 }
 
 void CudaRunner::rmsnorm(float* out, const float* x, const DeviceArray<float>& weight, int64_t rows, int64_t cols,
                          double eps) {
   k::rmsnorm_forward({out, x, weight.get(), rows, cols, static_cast<float>(eps)}, stream_);
+}
+
+void CudaRunner::residual_norm(float* x, const float* residual, const DeviceArray<float>& weight, int64_t rows) {
+  const auto& c = config();
+  const auto count = size_t(rows * c.hidden_size);
+  k::RmsNormParams p{s_->normed.ensure(count), x, weight.get(), rows, c.hidden_size, static_cast<float>(c.rms_norm_eps)};
+  p.residual = residual;
+  p.sum = residual != nullptr ? x : nullptr;
+  p.out_bf16 = bf16_gemm_inputs() ? s_->normed_bf16.ensure(count) : nullptr;
+  k::rmsnorm_forward(p, stream_);
 }
 
 void CudaRunner::rope(float* x, int64_t tokens, int64_t heads, int64_t token_stride, int64_t head_stride) {
@@ -348,7 +377,7 @@ void CudaRunner::rope(float* x, int64_t tokens, int64_t heads, int64_t token_str
   p.x = x;
   p.cos_table = rope_cos_.get();
   p.sin_table = rope_sin_.get();
-  p.positions = s_->positions.get();
+  p.positions = s_->positions;
   p.tokens = tokens;
   p.heads = int32_t(heads);
   p.rope_dim = int32_t(c.rope_dim());
@@ -381,27 +410,39 @@ void CudaRunner::gqa_attention(int64_t index, const StepShape& shape, float* out
   const Layer& layer = layers_[size_t(index)];
   const int64_t n = shape.tokens, heads = c.num_heads, kv_heads = c.num_kv_heads, d = c.head_dim;
   float* q = s_->q.ensure(size_t(n * heads * d));
-  float* key = s_->k.ensure(size_t(n * kv_heads * d));
-  float* value = s_->v.ensure(size_t(n * kv_heads * d));
-  linear(layer.q, s_->normed.get(), n, q);
-  linear(layer.k, s_->normed.get(), n, key);
-  linear(layer.v, s_->normed.get(), n, value);
-  if (!layer.q_norm.empty()) {  // Qwen3: per-head RMSNorm before the rotation
-    rmsnorm(q, q, layer.q_norm, n * heads, d, c.rms_norm_eps);
-    rmsnorm(key, key, layer.k_norm, n * kv_heads, d, c.rms_norm_eps);
-  }
-  rope(q, n, heads, heads * d, d);
-  rope(key, n, kv_heads, kv_heads * d, d);
-  write_pool(k_pool_[size_t(index)], key, n, kv_heads * d);
-  write_pool(v_pool_[size_t(index)], value, n, kv_heads * d);
+  float* packed = s_->a.ensure(size_t(n * layer.qkv.out));  // [n][q | k | v]
+  gemm(layer.qkv, s_->normed.get(), n, packed, normed_bf16());
+  // Split, bias, Qwen3's per-head norms, RoPE, q out dense and k, v into the pool: one kernel.
+  k::QkvRopeParams e{};
+  e.q_out = q;
+  Weight& k_pool = k_pool_[size_t(index)];
+  Weight& v_pool = v_pool_[size_t(index)];
+  set_pools(e, k_pool, v_pool);
+  e.packed = packed;
+  e.bias = layer.qkv.bias.empty() ? nullptr : layer.qkv.bias.get();
+  e.q_norm = layer.q_norm.empty() ? nullptr : layer.q_norm.get();
+  e.k_norm = layer.k_norm.empty() ? nullptr : layer.k_norm.get();
+  e.eps = static_cast<float>(c.rms_norm_eps);
+  e.cos_table = rope_cos_.get();
+  e.sin_table = rope_sin_.get();
+  e.positions = s_->positions;
+  e.slots = s_->slots;
+  e.tokens = n;
+  e.pool_rows = num_blocks_ * block_tokens_;
+  e.q_heads = int32_t(heads);
+  e.kv_heads = int32_t(kv_heads);
+  e.head_dim = int32_t(d);
+  e.rope_dim = int32_t(c.rope_dim());
+  e.max_position = int32_t(c.max_position);
+  k::qkv_rope_forward(e, stream_);
   float* attended = s_->attn.ensure(size_t(n * heads * d));
   if (shape.decode_context > 0 && !options_.batch_invariant) {  // one query a sequence: split-KV decode
     k::PagedDecodeAttentionParams p{};
     p.out = attended;
     p.q = q;
     set_pools(p, k_pool_[size_t(index)], v_pool_[size_t(index)]);
-    p.block_tables = s_->block_tables.get();
-    p.context_lens = s_->context_lens.get();
+    p.block_tables = s_->block_tables;
+    p.context_lens = s_->context_lens;
     p.num_seqs = n;
     p.num_blocks = num_blocks_;
     p.q_heads = int32_t(heads);
@@ -417,8 +458,8 @@ void CudaRunner::gqa_attention(int64_t index, const StepShape& shape, float* out
     p.scale = scale_;
     k::paged_decode_attention_forward(p, stream_);
   } else {
-    auto p = attention_params(n, shape.seqs, shape.max_blocks, num_blocks_, block_tokens_, s_->block_tables.get(),
-                              s_->query_seqs.get(), s_->positions.get());
+    auto p = attention_params(n, shape.seqs, shape.max_blocks, num_blocks_, block_tokens_, s_->block_tables,
+                              s_->query_seqs, s_->positions);
     p.out = attended;
     p.q = q;
     set_pools(p, k_pool_[size_t(index)], v_pool_[size_t(index)]);
@@ -447,15 +488,15 @@ void CudaRunner::mla_attention(int64_t index, const StepShape& shape, float* out
   float* q = s_->q.ensure(size_t(n * heads * qk));
   if (layer.q_a.out > 0) {
     float* qa = s_->a.ensure(size_t(n * layer.q_a.out));
-    linear(layer.q_a, s_->normed.get(), n, qa);
+    linear(layer.q_a, s_->normed.get(), n, qa, normed_bf16());
     rmsnorm(qa, qa, layer.q_a_norm, n, layer.q_a.out, 1e-6);
     linear(layer.q_b, qa, n, q);
   } else {
-    linear(layer.q, s_->normed.get(), n, q);
+    linear(layer.q, s_->normed.get(), n, q, normed_bf16());
   }
   float* compressed = s_->k.ensure(size_t(n * row));  // [n][latent | k_pe]
   float* latent = s_->v.ensure(size_t(n * rank));
-  linear(layer.kv_a, s_->normed.get(), n, compressed);
+  linear(layer.kv_a, s_->normed.get(), n, compressed, normed_bf16());
   copy_rows(latent, rank, compressed, row, rank, n, stream_);  // the latent part, dense, normalised
   rmsnorm(latent, latent, layer.kv_a_norm, n, rank, 1e-6);
   copy_rows(compressed, row, latent, rank, rank, n, stream_);
@@ -472,8 +513,8 @@ void CudaRunner::mla_attention(int64_t index, const StepShape& shape, float* out
                heads * row, row, heads);
   copy_rows(query + rank, row, q + nope, qk, rope_dims, n * heads, stream_);
 
-  auto p = attention_params(n, shape.seqs, shape.max_blocks, num_blocks_, block_tokens_, s_->block_tables.get(),
-                            s_->query_seqs.get(), s_->positions.get());
+  auto p = attention_params(n, shape.seqs, shape.max_blocks, num_blocks_, block_tokens_, s_->block_tables,
+                            s_->query_seqs, s_->positions);
   p.out = s_->c.ensure(size_t(n * heads * rank));  // the latent average per head
   p.q = query;
   set_pools(p, pool, pool);  // one pool: [latent | k_pe] rows
@@ -493,7 +534,7 @@ void CudaRunner::mla_attention(int64_t index, const StepShape& shape, float* out
 
 void CudaRunner::feed_forward(const Layer& layer, int64_t tokens, int32_t* expert_ids, float* out) {
   const float* x = s_->normed.get();
-  if (!layer.moe) return mlp(layer.mlp, x, tokens, out);
+  if (!layer.moe) return mlp(layer.mlp, x, normed_bf16(), tokens, out);
   const auto& c = config();
   const int64_t hidden = c.hidden_size, experts = c.num_experts, top_k = c.num_experts_per_token;
   const int32_t tile = k::kExpertGemmTileRows;
@@ -565,10 +606,10 @@ void CudaRunner::feed_forward(const Layer& layer, int64_t tokens, int32_t* exper
 
   if (layer.has_shared) {  // added after the routed experts, as transformers
     float* shared = s_->attn.ensure(size_t(tokens * hidden));
-    mlp(layer.shared, x, tokens, shared);
+    mlp(layer.shared, x, normed_bf16(), tokens, shared);
     if (layer.shared_gate.out > 0) {  // Qwen2-MoE: sigmoid(x . w) per token
       float* gate = s_->k.ensure(size_t(tokens));
-      linear(layer.shared_gate, x, tokens, gate);
+      linear(layer.shared_gate, x, tokens, gate, normed_bf16());
       k::sigmoid_scale_rows_forward(shared, gate, tokens, hidden, stream_);
     }
     k::add_forward(out, shared, tokens * hidden, stream_);
@@ -576,13 +617,12 @@ void CudaRunner::feed_forward(const Layer& layer, int64_t tokens, int32_t* exper
 }
 
 std::vector<const void*> CudaRunner::Scratch::addresses() const {
-  return {tokens.get(),       positions.get(),    query_seqs.get(), block_tables.get(), expert_ids.get(),
-          counts.get(),       offsets.get(),      row_of_slot.get(), slot_of_row.get(), draw_rows.get(),
-          sampled.get(),      context_lens.get(), slots.get(),      x.get(),            normed.get(),
-          out.get(),          q.get(),            k.get(),          v.get(),            attn.get(),
-          a.get(),            b.get(),            c.get(),          d.get(),            router_weights.get(),
-          logits.get(),       logprobs.get(),     decode_workspace.get(), permute_workspace.get(), x_bf16.get(),
-          q_bf16.get(),       params.get()};
+  return {inputs.get(),      expert_ids.get(), counts.get(),    offsets.get(),   row_of_slot.get(),
+          slot_of_row.get(), sampled.get(),    x.get(),         normed.get(),    out.get(),
+          q.get(),           k.get(),          v.get(),         attn.get(),      a.get(),
+          b.get(),           c.get(),          d.get(),         router_weights.get(), logits.get(),
+          logprobs.get(),    decode_workspace.get(), permute_workspace.get(), x_bf16.get(), q_bf16.get(),
+          normed_bf16.get(), h_bf16.get()};
 }
 
 void CudaRunner::validate(const StepInputs& in) const {
@@ -617,47 +657,67 @@ void CudaRunner::upload_inputs(const std::vector<int32_t>& tokens, const std::ve
                                const std::vector<int64_t>& slots, const std::vector<int32_t>& query_seqs,
                                const std::vector<int32_t>& block_tables, const std::vector<int32_t>& draw_rows,
                                const std::vector<FusedSamplingParams>& params, const std::vector<int32_t>& context_lens) {
-  put(s_->tokens, tokens, stream_);
-  put(s_->positions, positions, stream_);
-  put(s_->slots, slots, stream_);
-  put(s_->query_seqs, query_seqs, stream_);
-  put(s_->block_tables, block_tables, stream_);
-  put(s_->draw_rows, draw_rows, stream_);
-  put(s_->params, params, stream_);
-  put(s_->context_lens, context_lens, stream_);
+  // The layout: every array 16-byte aligned, the block tables last (see Scratch).
+  struct Part {
+    const void* host;
+    size_t bytes;
+    void** device;
+  };
+  const Part parts[] = {
+      {tokens.data(), tokens.size() * sizeof(int32_t), reinterpret_cast<void**>(&s_->tokens)},
+      {positions.data(), positions.size() * sizeof(int32_t), reinterpret_cast<void**>(&s_->positions)},
+      {slots.data(), slots.size() * sizeof(int64_t), reinterpret_cast<void**>(&s_->slots)},
+      {query_seqs.data(), query_seqs.size() * sizeof(int32_t), reinterpret_cast<void**>(&s_->query_seqs)},
+      {draw_rows.data(), draw_rows.size() * sizeof(int32_t), reinterpret_cast<void**>(&s_->draw_rows)},
+      {params.data(), params.size() * sizeof(FusedSamplingParams), reinterpret_cast<void**>(&s_->params)},
+      {context_lens.data(), context_lens.size() * sizeof(int32_t), reinterpret_cast<void**>(&s_->context_lens)},
+      {block_tables.data(), block_tables.size() * sizeof(int32_t), reinterpret_cast<void**>(&s_->block_tables)},
+  };
+  size_t total = 0;
+  for (const auto& part : parts) total = aligned(total) + part.bytes;
+  // The previous step's copy is done (every step ends synchronised), so the staging is free.
+  char* host = staging_in_.ensure(total);
+  char* device = s_->inputs.ensure(total);
+  size_t offset = 0;
+  for (const auto& part : parts) {
+    offset = aligned(offset);
+    if (part.bytes > 0) std::memcpy(host + offset, part.host, part.bytes);
+    *part.device = device + offset;
+    offset += part.bytes;
+  }
+  if (total > 0) R1_CUDA_CHECK(cudaMemcpyAsync(device, host, total, cudaMemcpyHostToDevice, stream_));
 }
 
 void CudaRunner::device_step(const StepShape& shape) {
   const auto& c = config();
   const int64_t n = shape.tokens, hidden = c.hidden_size, top_k = c.is_moe() ? c.num_experts_per_token : 0;
   float* x = s_->x.ensure(size_t(n * hidden));
-  float* normed = s_->normed.ensure(size_t(n * hidden));
   float* out = s_->out.ensure(size_t(n * hidden));
   int32_t* expert_ids = s_->expert_ids.ensure(size_t(std::max<int64_t>(1, c.num_moe_layers() * n * top_k)));
-  if (embed_.bf16.empty()) k::gather_rows_forward(x, embed_.f32.get(), s_->tokens.get(), n, hidden, c.vocab_size, stream_);
-  else k::gather_rows_forward(x, embed_.bf16.get(), s_->tokens.get(), n, hidden, c.vocab_size, stream_);
+  if (embed_.bf16.empty()) k::gather_rows_forward(x, embed_.f32.get(), s_->tokens, n, hidden, c.vocab_size, stream_);
+  else k::gather_rows_forward(x, embed_.bf16.get(), s_->tokens, n, hidden, c.vocab_size, stream_);
+  // The residual stream x: each layer's attention and feed-forward outputs land in `out`, and are
+  // added to x by the norm that follows them (residual_norm), the last by the final norm.
   int64_t moe_layer = 0;
   for (int64_t l = 0; l < int64_t(layers_.size()); ++l) {
     const Layer& layer = layers_[size_t(l)];
-    rmsnorm(normed, x, layer.input_norm, n, hidden, c.rms_norm_eps);
+    residual_norm(x, l == 0 ? nullptr : out, layer.input_norm, n);
     if (c.is_mla()) mla_attention(l, shape, out);
     else gqa_attention(l, shape, out);
-    k::add_forward(x, out, n * hidden, stream_);
-    rmsnorm(normed, x, layer.post_norm, n, hidden, c.rms_norm_eps);
+    residual_norm(x, out, layer.post_norm, n);
     feed_forward(layer, n, layer.moe ? expert_ids + (moe_layer++) * n * top_k : nullptr, out);
-    k::add_forward(x, out, n * hidden, stream_);
   }
-  rmsnorm(x, x, final_norm_, n, hidden, c.rms_norm_eps);
+  residual_norm(x, layers_.empty() ? nullptr : out, final_norm_, n);  // the final hidden states: s_->normed
   if (shape.draws == 0) return;
   float* drawn = s_->a.ensure(size_t(shape.draws * hidden));
-  k::gather_rows_forward(drawn, x, s_->draw_rows.get(), shape.draws, hidden, n, stream_);
+  k::gather_rows_forward(drawn, s_->normed.get(), s_->draw_rows, shape.draws, hidden, n, stream_);
   float* logits = s_->logits.ensure(size_t(shape.draws * c.vocab_size));
   linear(lm_head_, drawn, shape.draws, logits);
   k::FusedSamplingKernelParams sample{};
   sample.tokens = s_->sampled.ensure(size_t(shape.draws));
   sample.logprobs = s_->logprobs.ensure(size_t(shape.draws));
   sample.logits = logits;
-  sample.params = s_->params.get();
+  sample.params = s_->params;
   sample.seqs = shape.draws;
   sample.vocab = c.vocab_size;
   k::fused_sampling_forward(sample, stream_);
@@ -665,22 +725,32 @@ void CudaRunner::device_step(const StepShape& shape) {
 
 StepOutputs CudaRunner::fetch_outputs(const StepShape& shape, int64_t tokens, int64_t draws, bool record_experts) {
   const auto& c = config();
+  const int64_t layers = c.num_moe_layers(), top_k = c.num_experts_per_token;
+  const bool experts = record_experts && layers > 0;
+  const size_t sample_bytes = size_t(draws) * sizeof(int32_t), logprob_bytes = size_t(draws) * sizeof(float);
+  const size_t expert_bytes = experts ? size_t(layers * shape.tokens * top_k) * sizeof(int32_t) : 0;
+  char* host = staging_out_.ensure(sample_bytes + logprob_bytes + expert_bytes);
+  auto copy_back = [&](char* dst, const void* src, size_t bytes) {
+    if (bytes > 0) R1_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, stream_));
+  };
+  copy_back(host, s_->sampled.get(), sample_bytes);
+  copy_back(host + sample_bytes, s_->logprobs.get(), logprob_bytes);
+  copy_back(host + sample_bytes + logprob_bytes, s_->expert_ids.get(), expert_bytes);
+  R1_CUDA_CHECK(cudaStreamSynchronize(stream_));
+
   StepOutputs outputs;
-  const auto ids = fetch(s_->sampled.get(), size_t(draws), stream_);
-  const auto logprobs = fetch(s_->logprobs.get(), size_t(draws), stream_);
-  for (int64_t i = 0; i < draws; ++i) outputs.samples.push_back({ids[size_t(i)], logprobs[size_t(i)]});
-  const int64_t layers = c.num_moe_layers();
-  if (record_experts && layers > 0) {  // [layers][shape.tokens][top_k] on the device -> [tokens][layers][top_k]
-    const int64_t top_k = c.num_experts_per_token;
-    const auto all = fetch(s_->expert_ids.get(), size_t(layers * shape.tokens * top_k), stream_);
+  const auto* ids = reinterpret_cast<const int32_t*>(host);
+  const auto* logprobs = reinterpret_cast<const float*>(host + sample_bytes);
+  for (int64_t i = 0; i < draws; ++i) outputs.samples.push_back({ids[i], logprobs[i]});
+  if (experts) {  // [layers][shape.tokens][top_k] on the device -> [tokens][layers][top_k]
+    const auto* all = reinterpret_cast<const int32_t*>(host + sample_bytes + logprob_bytes);
     outputs.routed_experts.reserve(size_t(tokens * layers * top_k));
     for (int64_t t = 0; t < tokens; ++t)
       for (int64_t m = 0; m < layers; ++m) {
-        const auto first = all.begin() + (m * shape.tokens + t) * top_k;
+        const int32_t* first = all + (m * shape.tokens + t) * top_k;
         outputs.routed_experts.insert(outputs.routed_experts.end(), first, first + top_k);
       }
   }
-  R1_CUDA_CHECK(cudaStreamSynchronize(stream_));
   return outputs;
 }
 
@@ -756,6 +826,9 @@ bool CudaRunner::try_graph_step(const StepInputs& in) {
     ++graph_launches_;
   } catch (const std::exception&) {
     // No graph for this key from now on; the step runs eagerly (its K/V writes are idempotent).
+    // Let what was queued finish first: its input copy still reads the pinned staging, which the
+    // eager step refills.
+    cudaStreamSynchronize(stream_);
     cudaGetLastError();
     s_ = &eager_;
     graphs_.erase(key);

@@ -1,16 +1,26 @@
 // The CUDA ModelRunner: one step of the policy on the GPU, composed of cuBLAS GEMMs for the linear
-// layers and the engine's kernels for the rest — RMSNorm, RoPE (rotate-half and MLA's interleaved
-// dims, the policy's tables), the K/V write into the paged pool, paged prefill attention (GQA, and
-// MLA in the absorbed form, for prefill chunks and decode alike), the MoE router, permutation,
+// layers (q/k/v fused into one, gate/up into one) and the engine's kernels for the rest — RMSNorm
+// (the residual add and the bf16 rounding of the next GEMM's input fused in), RoPE (rotate-half
+// and MLA's interleaved dims, the policy's tables), the K/V write into the paged pool, paged
+// decode and prefill attention (GQA, and MLA in the absorbed form), the MoE router, permutation,
 // grouped expert GEMMs with fused SwiGLU, the weighted combine, and fused sampling. Behind the
 // same interface as the LibTorch runner, so the paged engine (scheduling, block tables, copy on
 // write, seeds) drives it unchanged.
 //
-// Its CPU twin is rollout/reference_runner.h: the same calls, in the same order and layouts, on
-// the kernels' references. That one is tested against the CPU engine on every HF family on any
+// Its CPU twin is rollout/reference_runner.h: the same computation, step for step, on the kernels'
+// references (where this runner fuses launches, the fused kernel computes the same sums: see
+// Decisions). That one is tested against the CPU engine on every HF family on any
 // machine; this one against the CPU engine where a device is present (tests/gpu_engine).
 //
 // Decisions:
+// - Launches, which decode at small batch is bound by (a captured graph still runs its kernels one
+//   after another): q, k and v are one GEMM over their weights side by side, and its epilogue one
+//   kernel (split, bias, Qwen3's per-head norms, RoPE, q out, k and v into the pool:
+//   cuda/qkv_rope.h); gate and up are one GEMM, the SwiGLU reads it whole; each residual add is
+//   fused into the RMSNorm that follows it, and the norms and the SwiGLU store the bf16 copy the
+//   next GEMM reads. A GQA layer is about 12 launches instead of 28. The fused kernels compute
+//   what the separate ones did, the same adds bit for bit; the per-head norm's sum of squares is a
+//   warp's rather than a block's, and cuBLAS may round a fused GEMM's shape differently.
 // - Attention: GQA decode steps take split-KV paged decode attention (64-position splits, a fixed
 //   size: a sequence's result does not depend on the batch); prefill chunks, mixed steps and MLA
 //   (absorbed, key and value dims differ) take paged prefill attention.
@@ -36,8 +46,9 @@
 // - Scratch buffers grow to the largest step seen and are kept; the KV pool is one allocation per
 //   layer. free_cache_bytes() is the device's free memory after the weights, less a reserve for
 //   scratch (a quarter of it, at most 2 GiB).
-// - One stream; a step reads its samples and, when asked, the routed experts (every MoE layer's
-//   choices land in one [moe layers][tokens][top_k] buffer) back once, at its end.
+// - One stream, and two host round trips a step: its inputs go over in one copy (laid out side by
+//   side in pinned memory), and its samples and, when asked, the routed experts (every MoE layer's
+//   choices land in one [moe layers][tokens][top_k] buffer) come back with one synchronisation.
 // - CUDA graphs for decode: a step whose sequences are all one token, each drawing once, runs as
 //   a graph captured for the smallest batch of the ladder (options.graph_batches) that holds it.
 //   The graph's shapes are the ladder size's: the step is padded with queries that attend to
@@ -68,6 +79,7 @@
 #include "policy/transformer.h"
 #include "rollout/cuda/device_array.h"
 #include "rollout/engine_weights.h"  // WeightRefresh
+#include "rollout/model_tensors.h"   // LinearTensors
 #include "rollout/policy_runner.h"
 #include "rollout/moe_routing.h"
 
@@ -124,11 +136,14 @@ class CudaRunner : public PolicyRunner {
     int64_t out = 0, in = 0;
   };
   struct Mlp {
-    Linear gate, up, down;
+    Linear gate_up;  // the gate's rows, then the up's: one GEMM for both
+    Linear down;
+    int64_t width = 0;  // the intermediate size
   };
   struct Layer {
     DeviceArray<float> input_norm, post_norm;
-    Linear q, k, v, o;                        // GQA; MLA uses q (q_proj) or q_a/q_b, and o
+    Linear qkv;                               // GQA: q, k, v side by side (rows and bias), one GEMM
+    Linear q, o;                              // MLA: q (q_proj) or q_a/q_b; o for both
     DeviceArray<float> q_norm, k_norm;        // Qwen3's per-head norms, or empty
     Linear q_a, q_b, kv_a, kv_b;              // MLA
     DeviceArray<float> q_a_norm, kv_a_norm;
@@ -144,13 +159,19 @@ class CudaRunner : public PolicyRunner {
   };
   // Per-step buffers, grown to the largest step and kept.
   struct Scratch {
-    DeviceArray<int32_t> tokens, positions, query_seqs, block_tables, expert_ids, counts, offsets, row_of_slot,
-        slot_of_row, draw_rows, sampled, context_lens;
-    DeviceArray<int64_t> slots;
+    // The step's inputs, side by side in one buffer that one copy from pinned memory fills
+    // (upload_inputs); the pointers below point into it. Their offsets depend on the token count
+    // alone (the block tables come last), so a ladder size's graphs agree on them.
+    DeviceArray<char> inputs;
+    int32_t *tokens = nullptr, *positions = nullptr, *query_seqs = nullptr, *draw_rows = nullptr,
+            *context_lens = nullptr, *block_tables = nullptr;
+    int64_t* slots = nullptr;
+    FusedSamplingParams* params = nullptr;
+    DeviceArray<int32_t> expert_ids, counts, offsets, row_of_slot, slot_of_row, sampled;
     DeviceArray<float> x, normed, out, q, k, v, attn, a, b, c, d, router_weights, logits, logprobs, decode_workspace;
     DeviceArray<char> permute_workspace;
-    DeviceArray<uint16_t> x_bf16, q_bf16;  // GEMM inputs rounded to bf16
-    DeviceArray<FusedSamplingParams> params;
+    DeviceArray<uint16_t> x_bf16, q_bf16;  // GEMM inputs rounded to bf16 by to_bf16_forward
+    DeviceArray<uint16_t> normed_bf16, h_bf16;  // ... and by the kernel that makes them (bf16_gemm_inputs())
     // Every buffer's address: a captured graph is valid while these stay the same.
     std::vector<const void*> addresses() const;
   };
@@ -179,6 +200,9 @@ class CudaRunner : public PolicyRunner {
   // One tensor into device memory at dst, converted to fp32 or bf16 on the way; counted in refresh_.
   void copy_weight(void* dst, const torch::Tensor& t, bool bf16);
   void upload(Linear& dst, const torch::Tensor& weight, const torch::Tensor& bias, bool bf16);
+  // Projections that read the same input, fused into one: their rows side by side, and their
+  // biases (zeros for one without) where any has one.
+  void upload_fused(Linear& dst, const std::vector<const LinearTensors*>& parts, bool bf16);
   // Strided-batched c = op(a) b (column-major, cuBLAS's terms) with a the weight `w` from
   // element `offset`; b is read from `b_count` floats at b (rounded to bf16 first for bf16 weights).
   // batched_gemm's arguments (and a bias) for row_gemm_forward: the batch-invariant GEMM.
@@ -188,10 +212,20 @@ class CudaRunner : public PolicyRunner {
   void batched_gemm(cublasOperation_t op_a, int64_t m, int64_t n, int64_t k, const Weight& w, int64_t offset,
                     int64_t lda, int64_t stride_a, const float* b, int64_t b_count, int64_t ldb, int64_t stride_b,
                     float* c, int64_t ldc, int64_t stride_c, int64_t batch);
-  // y[rows][l.out] = x[rows][l.in] W^T + b.
-  void linear(const Linear& l, const float* x, int64_t rows, float* y);
-  void mlp(const Mlp& m, const float* x, int64_t rows, float* y);
+  // y[rows][l.out] = x[rows][l.in] W^T + b. x_bf16: x already rounded to bf16 (or null: rounded
+  // here when the weights are bf16).
+  void linear(const Linear& l, const float* x, int64_t rows, float* y, const uint16_t* x_bf16 = nullptr);
+  // The same without the bias (the caller adds it).
+  void gemm(const Linear& l, const float* x, int64_t rows, float* y, const uint16_t* x_bf16 = nullptr);
+  // Whether the GEMM inputs are rounded to bf16 where they are made (RMSNorm, SwiGLU): bf16
+  // weights on cuBLAS (the batch-invariant GEMM rounds its own input).
+  bool bf16_gemm_inputs() const { return options_.bf16_weights && !options_.batch_invariant; }
+  // s_->normed's bf16 copy when bf16_gemm_inputs(), else null.
+  const uint16_t* normed_bf16() const { return bf16_gemm_inputs() ? s_->normed_bf16.get() : nullptr; }
+  void mlp(const Mlp& m, const float* x, const uint16_t* x_bf16, int64_t rows, float* y);
   void rmsnorm(float* out, const float* x, const DeviceArray<float>& weight, int64_t rows, int64_t cols, double eps);
+  // s_->normed (and its bf16 copy) = norm(x + residual), the sum stored back into x; no residual: norm(x).
+  void residual_norm(float* x, const float* residual, const DeviceArray<float>& weight, int64_t rows);
   void rope(float* x, int64_t tokens, int64_t heads, int64_t token_stride, int64_t head_stride);
   void gqa_attention(int64_t index, const StepShape& shape, float* out);
   void mla_attention(int64_t index, const StepShape& shape, float* out);
@@ -199,7 +233,8 @@ class CudaRunner : public PolicyRunner {
   void feed_forward(const Layer& layer, int64_t tokens, int32_t* expert_ids, float* out);
   // Host checks of a step's inputs (what the device could not report).
   void validate(const StepInputs& in) const;
-  // Copies a step's inputs (already padded to `shape`) into s_'s buffers.
+  // Copies a step's inputs (already padded to `shape`) into s_->inputs: laid out in the pinned
+  // staging buffer, then one asynchronous copy.
   void upload_inputs(const std::vector<int32_t>& tokens, const std::vector<int32_t>& positions,
                      const std::vector<int64_t>& slots, const std::vector<int32_t>& query_seqs,
                      const std::vector<int32_t>& block_tables, const std::vector<int32_t>& draw_rows,
@@ -210,7 +245,8 @@ class CudaRunner : public PolicyRunner {
   void device_step(const StepShape& shape);
   // The step as a launch of the ladder size's graph (captured if new); false if it is no decode step.
   bool try_graph_step(const StepInputs& in);
-  // Reads back the samples and, if asked, the routed experts of the first `tokens` rows.
+  // Reads back the samples and, if asked, the routed experts of the first `tokens` rows: async
+  // copies into pinned memory, one synchronisation.
   StepOutputs fetch_outputs(const StepShape& shape, int64_t tokens, int64_t draws, bool record_experts);
 
   CudaRunnerOptions options_;
@@ -232,6 +268,7 @@ class CudaRunner : public PolicyRunner {
   void write_pool(Weight& pool, const float* rows, int64_t count, int64_t cols);
   template <class Params>
   void set_pools(Params& p, const Weight& k, const Weight& v) const;
+  kernels::PinnedBuffer staging_in_, staging_out_;  // host sides of upload_inputs and fetch_outputs
   Scratch eager_;
   Scratch* s_ = &eager_;  // the buffers of the step being run: eager_, or a graph's own
   // One Scratch per ladder size, shared by its widths' graphs (they run one after another on one

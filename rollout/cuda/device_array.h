@@ -1,5 +1,7 @@
 // A typed device allocation that frees itself: what the CUDA runner's weights, KV pool and scratch
-// live in, and what the GPU tests copy their inputs through. Moves, never copies.
+// live in, and what the GPU tests copy their inputs through. Moves, never copies. And a pinned
+// host buffer: the staging of the runner's per-step copies, which then run truly asynchronously
+// (a pageable cudaMemcpyAsync blocks the host while the driver stages it).
 #pragma once
 
 #include <cuda_runtime.h>
@@ -68,6 +70,35 @@ class DeviceArray {
   }
   T* data_ = nullptr;
   size_t count_ = 0;
+};
+
+// Page-locked host bytes (cudaMallocHost) that grow, never shrink; contents lost on growth.
+class PinnedBuffer {
+ public:
+  PinnedBuffer() = default;
+  ~PinnedBuffer() { release(); }
+  PinnedBuffer(const PinnedBuffer&) = delete;
+  PinnedBuffer& operator=(const PinnedBuffer&) = delete;
+
+  // At least `bytes` bytes (one at least): grows, never shrinks. Returns the start. The caller
+  // makes sure no copy in flight still reads or writes the old buffer.
+  char* ensure(size_t bytes) {
+    if (data_ == nullptr || bytes > bytes_) {
+      release();
+      R1_CUDA_CHECK(cudaMallocHost(&data_, std::max<size_t>(bytes, 1)));
+      bytes_ = bytes;
+    }
+    return data_;
+  }
+
+ private:
+  void release() {
+    if (data_ != nullptr) cudaFreeHost(data_);  // a destructor cannot report; a failed free leaks only
+    data_ = nullptr;
+    bytes_ = 0;
+  }
+  char* data_ = nullptr;
+  size_t bytes_ = 0;
 };
 
 }  // namespace r1::rollout::kernels

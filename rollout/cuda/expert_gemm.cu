@@ -1,9 +1,16 @@
-// Grouped expert GEMMs: a shared-memory tiled SGEMM over the permuted rows. A block owns
-// kTileRows rows of one expert (found by a binary search of the device offsets) and kTileCols
-// output columns, walks the reduction in kTileK steps through shared memory, and each thread keeps
-// kColsPerThread accumulators (twice, gate and up, for the SwiGLU). The reduction runs in
-// increasing k, so a row's result depends on its own input only. Then the combine: one block per
-// token, threads over the hidden dims, slots summed in order.
+// Grouped expert GEMMs: a warp-level skinny GEMM over the permuted rows, built for decode, where an
+// expert holds a few rows and the kernel must stream its weights at memory bandwidth. A block owns
+// kTileRows rows of one expert (found by a binary search of the device offsets) and kWarps * kCols
+// output columns; each warp owns kCols of them (and, for the SwiGLU, their gate and up rows: the
+// activations it reads are shared by every weight row it holds). The warp walks the reduction in
+// steps of 256: lane l reads the quads [s + 4l, s + 4l + 4) and [s + 128 + 4l, ...) of each of its
+// weight rows (8-byte bf16 or 16-byte fp32 loads, coalesced over the warp) and of each row in use
+// (float4 loads the block's warps share through L1), and keeps one fp32 accumulator per (weight
+// row, activation row); rows that are padding are skipped, so a tile with one token costs one row
+// of FMAs. The lanes then fold in a fixed butterfly. The order of every sum is fixed by k alone: a
+// row's result depends on its own input only (batch invariance), and the fp32 and bf16 weight paths
+// sum in the same order (bf16 weights give the fp32 kernel's bits on the widened values).
+// Then the combine: one block per token, threads over the hidden dims, slots summed in order.
 #include "rollout/cuda/expert_gemm.h"
 
 #include <cstdint>
@@ -11,18 +18,23 @@
 
 #include "common/error.h"
 #include "rollout/cuda/cuda_check.h"
+#include "rollout/cuda/warp_reduce.cuh"
 
 namespace r1::rollout::kernels {
 namespace {
 
 constexpr int kTileRows = kExpertGemmTileRows;
-constexpr int kTileCols = 64;
-constexpr int kTileK = 16;
-constexpr int kThreads = 256;
-constexpr int kColsPerThread = kTileRows * kTileCols / kThreads;  // 4
-constexpr int kColThreads = kTileCols / kColsPerThread;           // 16 threads share a row
-static_assert(kThreads == kTileRows * kColThreads, "one row per group of kColThreads threads");
+static_assert(kTileRows <= 32, "a tile's rows in use are one ballot");
+constexpr int kWarps = 8;
+constexpr int kThreads = kWarps * kWarpSize;
+constexpr int kStep = 2 * 4 * kWarpSize;  // k per warp step: two quads a lane
 constexpr int64_t kMaxGridX = std::numeric_limits<int32_t>::max();
+
+// Output columns a warp owns: the SwiGLU reads two weight rows per column (gate, up).
+template <bool kSwiGlu>
+__host__ __device__ constexpr int warp_cols() { return kSwiGlu ? 2 : 4; }
+template <bool kSwiGlu>
+__host__ __device__ constexpr int block_cols() { return kWarps * warp_cols<kSwiGlu>(); }
 
 // The expert whose segment holds `row`: the last e with offsets[e] <= row; -1 past offsets[E].
 __device__ int expert_of_row(const int32_t* offsets, int experts, int64_t row) {
@@ -38,69 +50,108 @@ __device__ int expert_of_row(const int32_t* offsets, int experts, int64_t row) {
 
 __device__ float silu(float g) { return g / (1.0f + expf(-g)); }
 
-// A weight as fp32: itself, or a bf16's bits widened (exact).
-__device__ float widen(float w) { return w; }
-__device__ float widen(uint16_t w) { return __uint_as_float(uint32_t(w) << 16); }
+// A bf16's bits widened to fp32 (exact).
+__device__ __forceinline__ float widen(uint16_t w) { return __uint_as_float(uint32_t(w) << 16); }
 
-// grid (ceil(capacity / kTileRows), ceil(n / kTileCols)). kSwiGlu: a = x read through slot_of_row, two
-// weights, out = silu(gate) * up; else a = h by row, one weight.
-// W: float or uint16_t (bf16 bits), the weights' storage; w and w_up point to that type.
-template <bool kSwiGlu, class W>
+// Four consecutive values from k on (zeros where k + i >= limit). kVector: one aligned load (the
+// caller guarantees alignment and that a quad never straddles `limit`).
+template <bool kVector>
+__device__ __forceinline__ float4 load_quad(const float* p, int64_t k, int64_t limit) {
+  if (kVector) return k < limit ? __ldg(reinterpret_cast<const float4*>(p + k)) : make_float4(0.f, 0.f, 0.f, 0.f);
+  return make_float4(k < limit ? __ldg(p + k) : 0.f, k + 1 < limit ? __ldg(p + k + 1) : 0.f,
+                     k + 2 < limit ? __ldg(p + k + 2) : 0.f, k + 3 < limit ? __ldg(p + k + 3) : 0.f);
+}
+template <bool kVector>
+__device__ __forceinline__ float4 load_quad(const uint16_t* p, int64_t k, int64_t limit) {
+  if (kVector) {
+    if (k >= limit) return make_float4(0.f, 0.f, 0.f, 0.f);
+    const uint2 bits = __ldg(reinterpret_cast<const uint2*>(p + k));
+    return make_float4(__uint_as_float(bits.x << 16), __uint_as_float(bits.x & 0xffff0000u),
+                       __uint_as_float(bits.y << 16), __uint_as_float(bits.y & 0xffff0000u));
+  }
+  return make_float4(k < limit ? widen(p[k]) : 0.f, k + 1 < limit ? widen(p[k + 1]) : 0.f,
+                     k + 2 < limit ? widen(p[k + 2]) : 0.f, k + 3 < limit ? widen(p[k + 3]) : 0.f);
+}
+
+__device__ __forceinline__ float dot4(float4 a, float4 w, float acc) {
+  acc = fmaf(a.x, w.x, acc);
+  acc = fmaf(a.y, w.y, acc);
+  acc = fmaf(a.z, w.z, acc);
+  return fmaf(a.w, w.w, acc);
+}
+
+// grid (capacity / kTileRows, ceil(n / block_cols)). kSwiGlu: a = x read through slot_of_row, two
+// weights, out = silu(gate) * up; else a = h by row, one weight. W: float or uint16_t (bf16 bits).
+// kVector: k % 4 == 0 and 16-byte aligned bases, so quads load as vectors (same sums either way).
+template <bool kSwiGlu, class W, bool kVector>
 __global__ void __launch_bounds__(kThreads) expert_gemm_kernel(ExpertGemmParams p, const W* w_all, const W* w_up_all) {
-  __shared__ float a_tile[kTileRows][kTileK + 1];  // +1: no bank conflicts on the column reads
-  __shared__ float w_tile[kTileCols][kTileK + 1];
-  __shared__ float u_tile[kSwiGlu ? kTileCols : 1][kTileK + 1];
+  constexpr int kCols = warp_cols<kSwiGlu>();
+  constexpr int kRowsW = kSwiGlu ? 2 * kCols : kCols;  // weight rows a warp holds
   const int64_t row0 = int64_t(blockIdx.x) * kTileRows;
-  const int col0 = blockIdx.y * kTileCols;
+  const int lane = threadIdx.x % kWarpSize, warp = threadIdx.x / kWarpSize;
+  const int col0 = blockIdx.y * block_cols<kSwiGlu>() + warp * kCols;
+  if (col0 >= p.n) return;  // a whole warp past the last column (its shuffles are its own)
   const int expert = expert_of_row(p.offsets, p.num_experts, row0);  // the whole tile's (uniform)
-  const int local_row = threadIdx.x / kColThreads, col_lane = threadIdx.x % kColThreads;
-  const int64_t row = row0 + local_row;
-  float* out = p.out + row * p.n;
-  if (expert < 0) {  // past the rows in use (uniform over the block): zeros, no weights read
-    for (int c = 0; c < kColsPerThread && row < p.capacity; ++c) {
-      const int col = col0 + col_lane + c * kColThreads;
-      if (col < p.n) out[col] = 0.0f;
+  // Rows of the tile in use (slot >= 0): bit r for row row0 + r. Uniform over the block.
+  const int32_t my_slot = lane < kTileRows && row0 + lane < p.capacity ? p.slot_of_row[row0 + lane] : -1;
+  const unsigned int used = expert < 0 ? 0u : __ballot_sync(kFullMask, my_slot >= 0);
+  if (used == 0) {  // past the rows in use, or all padding: zeros, no weights read
+    for (int i = lane; i < kTileRows * kCols; i += kWarpSize) {
+      const int64_t row = row0 + i / kCols;
+      const int col = col0 + i % kCols;
+      if (row < p.capacity && col < p.n) p.out[row * p.n + col] = 0.0f;
     }
     return;
   }
   // A tile in use is whole: offsets[E] is a multiple of tile, hence of kTileRows, and <= capacity.
-  const int32_t slot = p.slot_of_row[row];
-  // The A row this block row reads; null for padding.
-  const float* a_row = slot < 0 ? nullptr : kSwiGlu ? p.a + int64_t(slot / p.top_k) * p.k : p.a + row * p.k;
-  const W* w = w_all + int64_t(expert) * p.n * p.k;
-  const W* w_up = kSwiGlu ? w_up_all + int64_t(expert) * p.n * p.k : nullptr;
+  const int64_t k_len = p.k;
+  const W* w_rows[kRowsW];
+#pragma unroll
+  for (int j = 0; j < kRowsW; ++j) {
+    const int col = col0 + (kSwiGlu ? j / 2 : j);
+    const W* base = kSwiGlu && j % 2 == 1 ? w_up_all : w_all;
+    w_rows[j] = col < p.n ? base + (int64_t(expert) * p.n + col) * k_len : nullptr;
+  }
+  const float* a_rows[kTileRows];
+#pragma unroll
+  for (int r = 0; r < kTileRows; ++r) {
+    const int32_t slot = __shfl_sync(kFullMask, my_slot, r);
+    a_rows[r] = slot < 0 ? nullptr : kSwiGlu ? p.a + int64_t(slot / p.top_k) * k_len : p.a + (row0 + r) * k_len;
+  }
 
-  float acc[kColsPerThread] = {}, acc_up[kColsPerThread] = {};
-  for (int k0 = 0; k0 < p.k; k0 += kTileK) {
-    {  // A tile: one element a thread
-      const int r = threadIdx.x / kTileK, kk = threadIdx.x % kTileK;
-      const int32_t s = p.slot_of_row[row0 + r];
-      const float* src = s < 0 ? nullptr : kSwiGlu ? p.a + int64_t(s / p.top_k) * p.k : p.a + (row0 + r) * p.k;
-      a_tile[r][kk] = src != nullptr && k0 + kk < p.k ? src[k0 + kk] : 0.0f;
-    }
-    for (int i = threadIdx.x; i < kTileCols * kTileK; i += kThreads) {  // weight tiles: coalesced over k
-      const int c = i / kTileK, kk = i % kTileK;
-      const bool in = col0 + c < p.n && k0 + kk < p.k;
-      const int64_t at = int64_t(col0 + c) * p.k + k0 + kk;
-      w_tile[c][kk] = in ? widen(w[at]) : 0.0f;
-      if (kSwiGlu) u_tile[c][kk] = in ? widen(w_up[at]) : 0.0f;
-    }
-    __syncthreads();
+  float acc[kRowsW][kTileRows] = {};
+#pragma unroll 2  // two steps' weight loads in flight
+  for (int64_t s = 0; s < k_len; s += kStep) {
 #pragma unroll
-    for (int kk = 0; kk < kTileK; ++kk) {
-      const float a = a_tile[local_row][kk];
+    for (int half = 0; half < 2; ++half) {
+      const int64_t k = s + half * (kStep / 2) + 4 * lane;
+      float4 w[kRowsW];
 #pragma unroll
-      for (int c = 0; c < kColsPerThread; ++c) {
-        acc[c] = fmaf(a, w_tile[col_lane + c * kColThreads][kk], acc[c]);
-        if (kSwiGlu) acc_up[c] = fmaf(a, u_tile[col_lane + c * kColThreads][kk], acc_up[c]);
+      for (int j = 0; j < kRowsW; ++j)
+        w[j] = w_rows[j] != nullptr ? load_quad<kVector>(w_rows[j], k, k_len) : make_float4(0.f, 0.f, 0.f, 0.f);
+#pragma unroll
+      for (int r = 0; r < kTileRows; ++r) {
+        if (!(used & (1u << r))) continue;  // uniform: padding rows cost nothing
+        const float4 a = load_quad<kVector>(a_rows[r], k, k_len);
+#pragma unroll
+        for (int j = 0; j < kRowsW; ++j) acc[j][r] = dot4(a, w[j], acc[j][r]);
       }
     }
-    __syncthreads();
   }
-  for (int c = 0; c < kColsPerThread; ++c) {
-    const int col = col0 + col_lane + c * kColThreads;
-    if (col >= p.n) continue;
-    out[col] = a_row == nullptr ? 0.0f : kSwiGlu ? silu(acc[c]) * acc_up[c] : acc[c];
+#pragma unroll
+  for (int r = 0; r < kTileRows; ++r) {
+    const int64_t row = row0 + r;
+    if (!(used & (1u << r))) {  // padding inside a used tile: zeros
+      if (lane < kCols && row < p.capacity && col0 + lane < p.n) p.out[row * p.n + col0 + lane] = 0.0f;
+      continue;
+    }
+#pragma unroll
+    for (int c = 0; c < kCols; ++c) {
+      float out;
+      if (kSwiGlu) out = silu(warp_sum(acc[2 * c][r])) * warp_sum(acc[2 * c + 1][r]);
+      else out = warp_sum(acc[c][r]);
+      if (lane == c && col0 + c < p.n) p.out[row * p.n + col0 + c] = out;
+    }
   }
 }
 
@@ -124,8 +175,8 @@ void validate(const ExpertGemmParams& p, bool swiglu, const char* name) {
             ", top_k = ", p.top_k, ", tokens = ", p.tokens);
   R1_ASSERT(p.tile >= kTileRows && p.tile % kTileRows == 0, name, ": tile = ", p.tile, " must be a multiple of ",
             kTileRows);
-  R1_ASSERT(p.n >= 1 && p.k >= 1 && (int64_t(p.n) + kTileCols - 1) / kTileCols <= 65535, name, ": n = ", p.n,
-            ", k = ", p.k);
+  const int cols = swiglu ? block_cols<true>() : block_cols<false>();
+  R1_ASSERT(p.n >= 1 && p.k >= 1 && (int64_t(p.n) + cols - 1) / cols <= 65535, name, ": n = ", p.n, ", k = ", p.k);
   if (p.capacity == 0) return;
   R1_ASSERT(p.out != nullptr && p.a != nullptr && p.offsets != nullptr && p.slot_of_row != nullptr, name,
             ": out, a, offsets or slot_of_row is null");
@@ -135,13 +186,24 @@ void validate(const ExpertGemmParams& p, bool swiglu, const char* name) {
               ": w_up (or w_up_bf16, with bf16 weights) is null");
 }
 
+bool aligned16(const void* p) { return p == nullptr || reinterpret_cast<uintptr_t>(p) % 16 == 0; }
+
+template <bool kSwiGlu, class W>
+void launch(const ExpertGemmParams& p, const W* w, const W* w_up, cudaStream_t stream) {
+  const dim3 grid(static_cast<unsigned int>((p.capacity + kTileRows - 1) / kTileRows),
+                  static_cast<unsigned int>((p.n + block_cols<kSwiGlu>() - 1) / block_cols<kSwiGlu>()));
+  // Vector loads need every row start aligned: k a multiple of 4 and 16-byte aligned bases.
+  if (p.k % 4 == 0 && aligned16(p.a) && aligned16(w) && aligned16(w_up))
+    expert_gemm_kernel<kSwiGlu, W, true><<<grid, kThreads, 0, stream>>>(p, w, w_up);
+  else
+    expert_gemm_kernel<kSwiGlu, W, false><<<grid, kThreads, 0, stream>>>(p, w, w_up);
+}
+
 template <bool kSwiGlu>
 void launch(const ExpertGemmParams& p, cudaStream_t stream) {
   if (p.capacity == 0) return;
-  const dim3 grid(static_cast<unsigned int>((p.capacity + kTileRows - 1) / kTileRows),
-                  static_cast<unsigned int>((p.n + kTileCols - 1) / kTileCols));
-  if (p.w != nullptr) expert_gemm_kernel<kSwiGlu, float><<<grid, kThreads, 0, stream>>>(p, p.w, p.w_up);
-  else expert_gemm_kernel<kSwiGlu, uint16_t><<<grid, kThreads, 0, stream>>>(p, p.w_bf16, p.w_up_bf16);
+  if (p.w != nullptr) launch<kSwiGlu>(p, p.w, kSwiGlu ? p.w_up : nullptr, stream);
+  else launch<kSwiGlu>(p, p.w_bf16, kSwiGlu ? p.w_up_bf16 : nullptr, stream);
   R1_CUDA_CHECK(cudaGetLastError());
 }
 

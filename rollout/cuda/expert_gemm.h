@@ -5,6 +5,9 @@
 // padded to `tile` rows so that no row tile of these kernels spans two experts. fp32 activations
 // and math; the weights fp32, or bf16 (w_bf16 / w_up_bf16 instead of w / w_up: each value widened
 // to fp32 exactly, so the result is the fp32 kernel's on the bf16-rounded weights).
+// The GEMMs are skinny (expert_gemm.cu): a block streams its expert's weights once per 16-row tile
+// with vector loads and skips the tile's padding rows — bandwidth-bound in decode, where an expert
+// holds a few rows; prefill re-reads an expert's weights once per tile (no tensor cores).
 // Nothing here reads a value back to the host: the grids are sized from the static capacity, and
 // tiles past the rows in use (offsets[E], on the device) return at once — CUDA-graph safe.
 #pragma once

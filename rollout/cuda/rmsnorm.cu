@@ -1,10 +1,13 @@
 // RMSNorm kernel and launcher: one block per row, a warp-shuffle then shared-memory sum of squares,
-// then a second pass that scales. fp32 in, fp32 out, fp32 accumulation.
+// then a second pass that scales. fp32 in, fp32 out, fp32 accumulation; optionally the residual
+// add fused in front and a bf16 copy of the output (RmsNormParams).
 #include "rollout/cuda/rmsnorm.h"
 
 #include <algorithm>
 #include <cstdint>
 #include <limits>
+
+#include <cuda_bf16.h>
 
 #include "common/error.h"
 #include "rollout/cuda/cuda_check.h"
@@ -18,20 +21,35 @@ constexpr int64_t kMaxBlocks = std::numeric_limits<int32_t>::max();  // gridDim.
 
 // Rows are strided over the grid so that any row count fits in gridDim.x. `out` may alias `x`:
 // each element is read in the first pass before the barrier, and rewritten by the thread that
-// reads it in the second.
+// reads it in the second. With the fused residual add, the first pass stores x + residual to
+// `sum`, and the second reads it back (each thread its own elements).
 __global__ void rmsnorm_kernel(RmsNormParams params) {
   __shared__ float warp_sums[kMaxThreads / kWarpSize];
   for (int64_t row = blockIdx.x; row < params.rows; row += gridDim.x) {
     const float* x = params.x + row * params.cols;
     float* out = params.out + row * params.cols;
     float sum_sq = 0.0f;
-    for (int64_t col = threadIdx.x; col < params.cols; col += blockDim.x) {
-      sum_sq = fmaf(x[col], x[col], sum_sq);
+    if (params.residual != nullptr) {
+      const float* residual = params.residual + row * params.cols;
+      float* sum = params.sum + row * params.cols;
+      for (int64_t col = threadIdx.x; col < params.cols; col += blockDim.x) {
+        const float v = __fadd_rn(x[col], residual[col]);
+        sum[col] = v;
+        sum_sq = fmaf(v, v, sum_sq);
+      }
+      x = sum;
+    } else {
+      for (int64_t col = threadIdx.x; col < params.cols; col += blockDim.x) sum_sq = fmaf(x[col], x[col], sum_sq);
     }
     sum_sq = block_sum(sum_sq, warp_sums);
     const float inv_rms = rsqrtf(sum_sq / static_cast<float>(params.cols) + params.eps);
     for (int64_t col = threadIdx.x; col < params.cols; col += blockDim.x) {
-      out[col] = x[col] * inv_rms * params.weight[col];
+      const float v = x[col] * inv_rms * params.weight[col];
+      out[col] = v;
+      if (params.out_bf16 != nullptr) {
+        const __nv_bfloat16 b = __float2bfloat16_rn(v);
+        params.out_bf16[row * params.cols + col] = *reinterpret_cast<const uint16_t*>(&b);
+      }
     }
   }
 }
@@ -55,6 +73,7 @@ void rmsnorm_forward(const RmsNormParams& params, cudaStream_t stream) {
   if (params.rows == 0) return;  // an empty batch may come with null data pointers
   R1_ASSERT(params.x != nullptr, "rmsnorm: x is null");
   R1_ASSERT(params.out != nullptr, "rmsnorm: out is null");
+  R1_ASSERT((params.residual == nullptr) == (params.sum == nullptr), "rmsnorm: residual and sum go together");
 
   const int threads = threads_for(params.cols);
   const auto blocks = static_cast<unsigned int>(std::min(params.rows, kMaxBlocks));

@@ -65,10 +65,13 @@ __global__ void add_bias_kernel(float* y, const float* bias, int64_t rows, int64
     y[i] = __fadd_rn(y[i], bias[i % cols]);
 }
 
-__global__ void swiglu_kernel(float* gate, const float* up, int64_t count) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < count; i += int64_t(gridDim.x) * blockDim.x) {
-    const float g = gate[i];
-    gate[i] = __fmul_rn(__fdiv_rn(g, __fadd_rn(1.0f, expf(-g))), up[i]);
+__global__ void swiglu_kernel(float* h, uint16_t* h_bf16, const float* gate_up, int64_t rows, int64_t width) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < rows * width; i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t r = i / width, j = i % width;
+    const float g = gate_up[r * 2 * width + j], up = gate_up[r * 2 * width + width + j];
+    const float v = __fmul_rn(__fdiv_rn(g, __fadd_rn(1.0f, expf(-g))), up);
+    h[i] = v;
+    if (h_bf16 != nullptr) store(h_bf16 + i, v);
   }
 }
 
@@ -162,9 +165,10 @@ void add_bias_forward(float* y, const float* bias, int64_t rows, int64_t cols, c
   R1_CUDA_CHECK(cudaGetLastError());
 }
 
-void swiglu_forward(float* gate, const float* up, int64_t count, cudaStream_t stream) {
-  if (count == 0) return;
-  swiglu_kernel<<<blocks_for(count), kThreads, 0, stream>>>(gate, up, count);
+void swiglu_forward(float* h, uint16_t* h_bf16, const float* gate_up, int64_t rows, int64_t width,
+                    cudaStream_t stream) {
+  if (rows * width == 0) return;
+  swiglu_kernel<<<blocks_for(rows * width), kThreads, 0, stream>>>(h, h_bf16, gate_up, rows, width);
   R1_CUDA_CHECK(cudaGetLastError());
 }
 

@@ -1,6 +1,7 @@
 // The small element-wise kernels the CUDA runner (rollout/cuda/cuda_runner.h) needs between its
 // GEMMs and the model kernels: embedding gather, the K/V write into the paged pool, bias and
-// residual adds, bf16 rounding of GEMM inputs, SwiGLU of a dense feed-forward, and Qwen2-MoE's sigmoid gate on the shared expert.
+// residual adds, bf16 rounding of GEMM inputs, SwiGLU of a dense feed-forward (after its fused
+// gate/up GEMM), and Qwen2-MoE's sigmoid gate on the shared expert.
 // Their plain references are the loops of rollout/reference_runner.cpp, which the runner's GPU test
 // compares the whole decomposition against; each is one line of arithmetic per element, in the
 // same fp32 order as there (silu(g) = g / (1 + exp(-g)), then times up).
@@ -51,8 +52,11 @@ void row_gemm_forward(const RowGemmParams& p, cudaStream_t stream);
 void add_forward(float* x, const float* y, int64_t count, cudaStream_t stream);
 // y[r][c] += bias[c].
 void add_bias_forward(float* y, const float* bias, int64_t rows, int64_t cols, cudaStream_t stream);
-// gate[i] = silu(gate[i]) * up[i].
-void swiglu_forward(float* gate, const float* up, int64_t count, cudaStream_t stream);
+// The SwiGLU of a fused gate/up GEMM: h[r][j] = silu(gate_up[r][j]) * gate_up[r][width + j] (each
+// row the gate's `width` columns, then the up's). With h_bf16 set, h is also stored as bf16 bits
+// (to nearest even): the down GEMM's input when its weights are bf16.
+void swiglu_forward(float* h, uint16_t* h_bf16, const float* gate_up, int64_t rows, int64_t width,
+                    cudaStream_t stream);
 // x[r][:] *= 1 / (1 + exp(-gate[r])).
 void sigmoid_scale_rows_forward(float* x, const float* gate, int64_t rows, int64_t cols, cudaStream_t stream);
 

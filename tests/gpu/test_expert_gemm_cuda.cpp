@@ -1,7 +1,7 @@
 // rollout/cuda grouped expert GEMMs and combine against their CPU references
 // (expert_swiglu_reference / expert_down_reference in rollout/expert_ffn.h, combine() in
 // rollout/moe_routing.h) on a random routing at OLMoE's expert count and top-k, sizes that are no
-// multiple of the tiles; a token's output is the same bits alone and in a batch; validation runs
+// multiple of the tiles, with vector and scalar loads, a decode step and full tiles; a token's output is the same bits alone and in a batch; validation runs
 // without a device.
 #include <cuda_runtime.h>
 #include <doctest/doctest.h>
@@ -122,23 +122,33 @@ TEST_CASE("expert GEMM kernels: parameter validation (no device needed)") {
 
 TEST_CASE("expert GEMM kernels equal the CPU references: SwiGLU, down, combine") {
   R1_SKIP_WITHOUT_CUDA_DEVICE();
-  const ExpertFfnShape s{64, 200, 72};  // OLMoE's 64 experts, top-8; widths off the 64-column tile
-  const Routing routing = random_routing(100, 8, s.num_experts, 1);
-  const Weights w{uniform_floats(size_t(64 * 72 * 200), -0.1f, 0.1f, 2),
-                  uniform_floats(size_t(64 * 72 * 200), -0.1f, 0.1f, 3),
-                  uniform_floats(size_t(64 * 200 * 72), -0.1f, 0.1f, 4)};
-  const auto x = uniform_floats(size_t(100 * 200), -1.0f, 1.0f, 5);
-  for (const int64_t tile : {16, 64}) {
-    CAPTURE(tile);
-    const ExpertPermutation perm = permute(routing, s.num_experts, tile);
-    std::vector<float> h, y;
-    const auto out = moe_on_device(perm, routing, x, w, s, &h, &y);
-    const auto want_h = expert_swiglu_reference(perm, x, w.gate, w.up, s);
-    const auto want_y = expert_down_reference(perm, want_h, w.down, s);
-    CHECK(max_abs_diff(h, want_h) < 1e-5);
-    CHECK(max_abs_diff(y, expert_down_reference(perm, h, w.down, s)) < 1e-5);
-    CHECK(max_abs_diff(out, combine(perm, routing, y, s.hidden)) < 1e-5);
-    CHECK(max_abs_diff(out, combine(perm, routing, want_y, s.hidden)) < 1e-4);
+  // OLMoE's 64 experts, top-8. Widths off the kernels' column blocks; 200 x 72 take the vector
+  // loads (k a multiple of 4), 198 x 70 the scalar ones; 1 token is a decode step (each of its
+  // experts' tiles one row in use, the rest padding), 100 tokens fill tiles.
+  struct Case {
+    int64_t tokens, hidden, intermediate;
+  };
+  for (const Case c : {Case{100, 200, 72}, Case{100, 198, 70}, Case{1, 200, 72}, Case{1, 198, 70}}) {
+    CAPTURE(c.tokens);
+    CAPTURE(c.hidden);
+    const ExpertFfnShape s{64, c.hidden, c.intermediate};
+    const Routing routing = random_routing(c.tokens, 8, s.num_experts, 1);
+    const Weights w{uniform_floats(size_t(64 * s.intermediate * s.hidden), -0.1f, 0.1f, 2),
+                    uniform_floats(size_t(64 * s.intermediate * s.hidden), -0.1f, 0.1f, 3),
+                    uniform_floats(size_t(64 * s.hidden * s.intermediate), -0.1f, 0.1f, 4)};
+    const auto x = uniform_floats(size_t(c.tokens * s.hidden), -1.0f, 1.0f, 5);
+    for (const int64_t tile : {16, 64}) {
+      CAPTURE(tile);
+      const ExpertPermutation perm = permute(routing, s.num_experts, tile);
+      std::vector<float> h, y;
+      const auto out = moe_on_device(perm, routing, x, w, s, &h, &y);
+      const auto want_h = expert_swiglu_reference(perm, x, w.gate, w.up, s);
+      const auto want_y = expert_down_reference(perm, want_h, w.down, s);
+      CHECK(max_abs_diff(h, want_h) < 1e-5);
+      CHECK(max_abs_diff(y, expert_down_reference(perm, h, w.down, s)) < 1e-5);
+      CHECK(max_abs_diff(out, combine(perm, routing, y, s.hidden)) < 1e-5);
+      CHECK(max_abs_diff(out, combine(perm, routing, want_y, s.hidden)) < 1e-4);
+    }
   }
 }
 

@@ -12,6 +12,7 @@
 
 #include "common/error.h"
 #include "rollout/cuda/cuda_check.h"
+#include "rollout/bf16.h"
 #include "rollout/cuda/rmsnorm.h"
 #include "rollout/rmsnorm_reference.h"
 #include "tests/gpu/cuda_test_support.h"
@@ -51,6 +52,28 @@ TEST_CASE("rmsnorm_reference matches a hand-computed row") {
   // eps enters under the root: with eps = 0.5, mean(x^2) + eps = 8.
   rmsnorm_reference({out.data(), x.data(), weight.data(), 1, 4, 0.5f});
   CHECK(out[0] == doctest::Approx(1.0 / std::sqrt(8.0)).epsilon(1e-6));
+}
+
+TEST_CASE("rmsnorm_reference with the residual add fused: the sum stored, normalised; the bf16 copy rounded") {
+  const auto x = r1::test::uniform_floats(3 * 40, -2.0f, 2.0f, 21);
+  const auto residual = r1::test::uniform_floats(3 * 40, -2.0f, 2.0f, 22);
+  const auto weight = r1::test::uniform_floats(40, 0.5f, 1.5f, 23);
+  std::vector<float> added(x.size()), want(x.size());
+  for (size_t i = 0; i < x.size(); ++i) added[i] = x[i] + residual[i];
+  rmsnorm_reference({want.data(), added.data(), weight.data(), 3, 40, 1e-6f});
+
+  std::vector<float> stream = x, out(x.size());
+  std::vector<uint16_t> bf16(x.size());
+  RmsNormParams p{out.data(), stream.data(), weight.data(), 3, 40, 1e-6f};
+  p.residual = residual.data();
+  p.sum = stream.data();  // in place, as the runner's residual stream
+  p.out_bf16 = bf16.data();
+  rmsnorm_reference(p);
+  CHECK(stream == added);
+  CHECK(out == want);
+  CHECK(bf16 == r1::rollout::bf16_bits(want));
+  p.sum = nullptr;
+  CHECK_THROWS_WITH_AS(rmsnorm_reference(p), doctest::Contains("residual and sum go together"), r1::InternalError);
 }
 
 TEST_CASE("rmsnorm_forward refuses bad parameters before touching the device") {
@@ -118,6 +141,35 @@ TEST_CASE("gpu: rmsnorm_forward matches the reference") {
       R1_CUDA_CHECK(cudaStreamDestroy(stream));
       CHECK(max_relative_error(x_dev.to_host(), want) < 1e-5);
     }
+  }
+}
+
+TEST_CASE("gpu: rmsnorm_forward with the residual add fused and a bf16 copy matches the reference") {
+  R1_SKIP_WITHOUT_CUDA_DEVICE();
+  for (const int64_t cols : {31, 896, 2048, 5000}) {
+    CAPTURE(cols);
+    const int64_t rows = 9;
+    const auto x = r1::test::uniform_floats(size_t(rows * cols), -3.0f, 3.0f, uint32_t(cols));
+    const auto residual = r1::test::uniform_floats(size_t(rows * cols), -3.0f, 3.0f, uint32_t(cols + 1));
+    const auto weight = r1::test::uniform_floats(size_t(cols), 0.5f, 1.5f, uint32_t(cols + 2));
+    std::vector<float> sum = x, want(x.size());
+    RmsNormParams host{want.data(), sum.data(), weight.data(), rows, cols, 1e-6f};
+    host.residual = residual.data();
+    host.sum = sum.data();
+    rmsnorm_reference(host);
+
+    DeviceArray<float> x_dev(x), residual_dev(residual), weight_dev(weight), out_dev(x.size());
+    DeviceArray<uint16_t> bf16_dev(x.size());
+    RmsNormParams p{out_dev.get(), x_dev.get(), weight_dev.get(), rows, cols, 1e-6f};
+    p.residual = residual_dev.get();
+    p.sum = x_dev.get();  // in place
+    p.out_bf16 = bf16_dev.get();
+    rmsnorm_forward(p, nullptr);
+    R1_CUDA_CHECK(cudaDeviceSynchronize());
+    const auto out = out_dev.to_host();
+    CHECK(x_dev.to_host() == sum);  // the same fp32 adds
+    CHECK(max_relative_error(out, want) < 1e-5);
+    CHECK(bf16_dev.to_host() == r1::rollout::bf16_bits(out));  // the kernel's own output, rounded
   }
 }
 
