@@ -274,6 +274,8 @@ void CudaRunner::copy_blocks(const std::vector<BlockCopy>& copies) {
 
 void CudaRunner::gemm(const Linear& l, const float* x, int64_t rows, float* y, const uint16_t* x_bf16) {
   R1_ASSERT(l.out > 0, "CudaRunner: a linear layer the model does not have");
+  R1_ASSERT(x != nullptr || (x_bf16 != nullptr && !l.weight.bf16.empty() && !options_.batch_invariant),
+            "CudaRunner: a GEMM given only a bf16 input needs bf16 weights on cuBLAS");
   if (rows == 0) return;
   if (options_.batch_invariant) {  // y^T = op(W) x^T with op = T, as the cuBLAS call below
     row_gemm(CUBLAS_OP_T, l.out, rows, l.in, l.weight, 0, l.in, 0, x, l.in, 0, y, l.out, 0, 1, nullptr);
@@ -436,11 +438,13 @@ void CudaRunner::gqa_attention(int64_t index, const StepShape& shape, float* out
   e.max_position = int32_t(c.max_position);
   k::qkv_rope_forward(e, stream_);
   float* attended = s_->attn.ensure(size_t(n * heads * d));
+  uint16_t* attended_bf16 = bf16_gemm_inputs() ? s_->attn_bf16.ensure(size_t(n * heads * d)) : nullptr;
   if (shape.decode_context > 0 && !options_.batch_invariant) {  // one query a sequence: split-KV decode
     k::PagedDecodeAttentionParams p{};
     p.out = attended;
+    p.out_bf16 = attended_bf16;
     p.q = q;
-    set_pools(p, k_pool_[size_t(index)], v_pool_[size_t(index)]);
+    set_pools(p, k_pool, v_pool);
     p.block_tables = s_->block_tables;
     p.context_lens = s_->context_lens;
     p.num_seqs = n;
@@ -461,15 +465,16 @@ void CudaRunner::gqa_attention(int64_t index, const StepShape& shape, float* out
     auto p = attention_params(n, shape.seqs, shape.max_blocks, num_blocks_, block_tokens_, s_->block_tables,
                               s_->query_seqs, s_->positions);
     p.out = attended;
+    p.out_bf16 = attended_bf16;
     p.q = q;
-    set_pools(p, k_pool_[size_t(index)], v_pool_[size_t(index)]);
+    set_pools(p, k_pool, v_pool);
     p.q_heads = int32_t(heads);
     p.kv_heads = int32_t(kv_heads);
     p.key_dim = p.value_dim = p.value_stride = int32_t(d);
     p.scale = scale_;
     k::paged_prefill_attention_forward(p, stream_);
   }
-  linear(layer.o, attended, n, out);
+  linear(layer.o, attended, n, out, attended_bf16);
 }
 
 int64_t CudaRunner::decode_split_tokens() const {
@@ -622,7 +627,7 @@ std::vector<const void*> CudaRunner::Scratch::addresses() const {
           q.get(),           k.get(),          v.get(),         attn.get(),      a.get(),
           b.get(),           c.get(),          d.get(),         router_weights.get(), logits.get(),
           logprobs.get(),    decode_workspace.get(), permute_workspace.get(), x_bf16.get(), q_bf16.get(),
-          normed_bf16.get(), h_bf16.get()};
+          normed_bf16.get(), h_bf16.get(), attn_bf16.get(), drawn_bf16.get()};
 }
 
 void CudaRunner::validate(const StepInputs& in) const {
@@ -709,10 +714,16 @@ void CudaRunner::device_step(const StepShape& shape) {
   }
   residual_norm(x, layers_.empty() ? nullptr : out, final_norm_, n);  // the final hidden states: s_->normed
   if (shape.draws == 0) return;
-  float* drawn = s_->a.ensure(size_t(shape.draws * hidden));
-  k::gather_rows_forward(drawn, s_->normed.get(), s_->draw_rows, shape.draws, hidden, n, stream_);
   float* logits = s_->logits.ensure(size_t(shape.draws * c.vocab_size));
-  linear(lm_head_, drawn, shape.draws, logits);
+  if (bf16_gemm_inputs()) {  // the output GEMM reads the drawn rows' bf16 copies only
+    uint16_t* drawn = s_->drawn_bf16.ensure(size_t(shape.draws * hidden));
+    k::gather_rows_forward(drawn, s_->normed_bf16.get(), s_->draw_rows, shape.draws, hidden, n, stream_);
+    linear(lm_head_, nullptr, shape.draws, logits, drawn);
+  } else {
+    float* drawn = s_->a.ensure(size_t(shape.draws * hidden));
+    k::gather_rows_forward(drawn, s_->normed.get(), s_->draw_rows, shape.draws, hidden, n, stream_);
+    linear(lm_head_, drawn, shape.draws, logits);
+  }
   k::FusedSamplingKernelParams sample{};
   sample.tokens = s_->sampled.ensure(size_t(shape.draws));
   sample.logprobs = s_->logprobs.ensure(size_t(shape.draws));
@@ -815,6 +826,8 @@ bool CudaRunner::try_graph_step(const StepInputs& in) {
         throw;
       }
       R1_CUDA_CHECK(cudaStreamEndCapture(stream_, &captured));
+      size_t nodes = 0;
+      if (cudaGraphGetNodes(captured, nullptr, &nodes) == cudaSuccess) last_graph_nodes_ = int64_t(nodes);
       cudaGraphExec_t exec = nullptr;
       const cudaError_t made = cudaGraphInstantiate(&exec, captured, 0);
       cudaGraphDestroy(captured);

@@ -121,6 +121,8 @@ class CudaRunner : public PolicyRunner {
   int64_t graph_captures() const { return graph_captures_; }
   // Decode steps that ran eagerly because their graph could not be captured (e.g. out of memory).
   int64_t graph_fallbacks() const { return graph_fallbacks_; }
+  // Kernel and copy nodes of the last graph captured: the launches one decode step costs.
+  int64_t last_graph_nodes() const { return last_graph_nodes_; }
 
  private:
   template <class T>
@@ -171,7 +173,9 @@ class CudaRunner : public PolicyRunner {
     DeviceArray<float> x, normed, out, q, k, v, attn, a, b, c, d, router_weights, logits, logprobs, decode_workspace;
     DeviceArray<char> permute_workspace;
     DeviceArray<uint16_t> x_bf16, q_bf16;  // GEMM inputs rounded to bf16 by to_bf16_forward
-    DeviceArray<uint16_t> normed_bf16, h_bf16;  // ... and by the kernel that makes them (bf16_gemm_inputs())
+    // ... and by the kernel that makes them (bf16_gemm_inputs()): norms, SwiGLU, attention, the
+    // gather of the rows to sample.
+    DeviceArray<uint16_t> normed_bf16, h_bf16, attn_bf16, drawn_bf16;
     // Every buffer's address: a captured graph is valid while these stay the same.
     std::vector<const void*> addresses() const;
   };
@@ -277,7 +281,7 @@ class CudaRunner : public PolicyRunner {
   std::map<int64_t, Scratch> graph_scratch_;
   std::map<GraphKey, GraphExec> graphs_;
   std::set<GraphKey> graph_failed_;  // capture failed: these steps run eagerly from then on
-  int64_t graph_launches_ = 0, graph_captures_ = 0, graph_fallbacks_ = 0;
+  int64_t graph_launches_ = 0, graph_captures_ = 0, graph_fallbacks_ = 0, last_graph_nodes_ = 0;
 };
 
 }  // namespace r1::rollout

@@ -17,6 +17,7 @@
 #include <limits>
 
 #include "common/error.h"
+#include "rollout/cuda/bf16.cuh"
 #include "rollout/cuda/cuda_check.h"
 #include "rollout/cuda/warp_reduce.cuh"
 
@@ -50,9 +51,6 @@ __device__ int expert_of_row(const int32_t* offsets, int experts, int64_t row) {
 
 __device__ float silu(float g) { return g / (1.0f + expf(-g)); }
 
-// A bf16's bits widened to fp32 (exact).
-__device__ __forceinline__ float widen(uint16_t w) { return __uint_as_float(uint32_t(w) << 16); }
-
 // Four consecutive values from k on (zeros where k + i >= limit). kVector: one aligned load (the
 // caller guarantees alignment and that a quad never straddles `limit`).
 template <bool kVector>
@@ -69,8 +67,8 @@ __device__ __forceinline__ float4 load_quad(const uint16_t* p, int64_t k, int64_
     return make_float4(__uint_as_float(bits.x << 16), __uint_as_float(bits.x & 0xffff0000u),
                        __uint_as_float(bits.y << 16), __uint_as_float(bits.y & 0xffff0000u));
   }
-  return make_float4(k < limit ? widen(p[k]) : 0.f, k + 1 < limit ? widen(p[k + 1]) : 0.f,
-                     k + 2 < limit ? widen(p[k + 2]) : 0.f, k + 3 < limit ? widen(p[k + 3]) : 0.f);
+  return make_float4(k < limit ? bf16_widen(p[k]) : 0.f, k + 1 < limit ? bf16_widen(p[k + 1]) : 0.f,
+                     k + 2 < limit ? bf16_widen(p[k + 2]) : 0.f, k + 3 < limit ? bf16_widen(p[k + 3]) : 0.f);
 }
 
 __device__ __forceinline__ float dot4(float4 a, float4 w, float acc) {

@@ -10,6 +10,7 @@
 #include <limits>
 
 #include "common/error.h"
+#include "rollout/cuda/bf16.cuh"
 #include "rollout/cuda/cuda_check.h"
 #include "rollout/cuda/warp_reduce.cuh"
 
@@ -49,9 +50,6 @@ __device__ Workspace workspace_of(const PagedDecodeAttentionParams& p, int split
   return {p.workspace, p.workspace + entries, p.workspace + 2 * entries};
 }
 
-// A pool element as fp32: itself, or a bf16's bits widened (exact).
-__device__ float widen(float x) { return x; }
-__device__ float widen(uint16_t b) { return __uint_as_float(uint32_t(b) << 16); }
 
 // grid (num_seqs, q_heads, splits). Shared: the query [head_dim], then the split's scores, later
 // their exps [split_tokens]. The per-split rounding depends on split_tokens, head_dim and the data,
@@ -83,7 +81,7 @@ __global__ void __launch_bounds__(kThreads) paged_split_kernel(PagedDecodeAttent
     const KV* k = token_row(k_pool, p, table, begin + t, kv_head);
     float dot = 0.0f;
     if (k != nullptr) {
-      for (int d = lane; d < p.head_dim; d += kWarpSize) dot = fmaf(q[d], widen(k[d]), dot);
+      for (int d = lane; d < p.head_dim; d += kWarpSize) dot = fmaf(q[d], load_as_float(k[d]), dot);
     }
     dot = warp_sum(dot);
     if (lane == 0) logits[t] = k != nullptr ? dot * p.scale : NAN;
@@ -108,7 +106,7 @@ __global__ void __launch_bounds__(kThreads) paged_split_kernel(PagedDecodeAttent
     float acc = 0.0f;
     for (int t = 0; t < count; ++t) {
       const KV* v = token_row(v_pool, p, table, begin + t, kv_head);
-      acc = v != nullptr ? fmaf(logits[t], widen(v[d]), acc) : NAN;
+      acc = v != nullptr ? fmaf(logits[t], load_as_float(v[d]), acc) : NAN;
     }
     ws.partial[entry * p.head_dim + d] = acc / sum;
   }
@@ -125,8 +123,12 @@ __global__ void __launch_bounds__(kThreads) paged_merge_kernel(PagedDecodeAttent
   const int head = blockIdx.y;
   float* out = p.out + (seq * p.q_heads + head) * int64_t(p.head_dim);
   const int len = context_len_of(p, seq);
+  uint16_t* out_bf16 = p.out_bf16 != nullptr ? p.out_bf16 + (seq * p.q_heads + head) * int64_t(p.head_dim) : nullptr;
   if (len < 0) {
-    for (int d = threadIdx.x; d < p.head_dim; d += kThreads) out[d] = NAN;
+    for (int d = threadIdx.x; d < p.head_dim; d += kThreads) {
+      out[d] = NAN;
+      if (out_bf16 != nullptr) out_bf16[d] = bf16_bits_rn(NAN);
+    }
     return;
   }
   const int used = (len + p.split_tokens - 1) / p.split_tokens;
@@ -142,6 +144,7 @@ __global__ void __launch_bounds__(kThreads) paged_merge_kernel(PagedDecodeAttent
       acc = fmaf(w, ws.partial[(first + c) * p.head_dim + d], acc);
     }
     out[d] = acc / total;
+    if (out_bf16 != nullptr) out_bf16[d] = bf16_bits_rn(out[d]);
   }
 }
 

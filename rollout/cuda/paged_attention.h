@@ -39,6 +39,7 @@ struct PagedDecodeAttentionParams {
   float scale;                  // finite, > 0 (1 / sqrt(head_dim) for the policy's GQA)
   const uint16_t* k_pool_bf16 = nullptr;  // bf16 bits, with k_pool and v_pool null
   const uint16_t* v_pool_bf16 = nullptr;
+  uint16_t* out_bf16 = nullptr;           // or null: out also as bf16 bits (the o GEMM's input)
 };
 
 // Bytes of workspace a launch with these sizes needs: for each (sequence, q head, split) of

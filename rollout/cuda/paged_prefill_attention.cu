@@ -11,6 +11,7 @@
 #include <limits>
 
 #include "common/error.h"
+#include "rollout/cuda/bf16.cuh"
 #include "rollout/cuda/cuda_check.h"
 #include "rollout/cuda/warp_reduce.cuh"
 
@@ -32,9 +33,6 @@ __device__ const KV* pool_row(const KV* pool, const PagedPrefillAttentionParams&
   return pool + ((int64_t(block) * p.block_tokens + pos % p.block_tokens) * p.kv_heads + kv_head) * row_floats;
 }
 
-// A pool element as fp32: itself, or a bf16's bits widened (exact).
-__device__ float widen(float x) { return x; }
-__device__ float widen(uint16_t b) { return __uint_as_float(uint32_t(b) << 16); }
 
 // KV: float, or uint16_t for bf16 pools (the math stays fp32).
 template <class KV>
@@ -73,7 +71,7 @@ __global__ void __launch_bounds__(kWarps * kWarpSize) paged_prefill_kernel(Paged
 #pragma unroll
       for (int j = 0; j < kKeyPerLane; ++j) {
         const int d = lane + j * kWarpSize;
-        if (d < p.key_dim) dot = fmaf(q[j], widen(k[d]), dot);
+        if (d < p.key_dim) dot = fmaf(q[j], load_as_float(k[d]), dot);
       }
       const float s = warp_sum(dot) * p.scale;
       const float m_new = fmaxf(m, s);
@@ -82,14 +80,16 @@ __global__ void __launch_bounds__(kWarps * kWarpSize) paged_prefill_kernel(Paged
 #pragma unroll
       for (int j = 0; j < kValuePerLane; ++j) {
         const int d = lane + j * kWarpSize;
-        if (d < p.value_dim) acc[j] = fmaf(e, widen(v[d]), acc[j] * rescale);
+        if (d < p.value_dim) acc[j] = fmaf(e, load_as_float(v[d]), acc[j] * rescale);
       }
       m = m_new;
     }
 #pragma unroll
     for (int j = 0; j < kValuePerLane; ++j) {
       const int d = lane + j * kWarpSize;
-      if (d < p.value_dim) out[d] = ok ? acc[j] / l : NAN;
+      if (d >= p.value_dim) continue;
+      out[d] = ok ? acc[j] / l : NAN;
+      if (p.out_bf16 != nullptr) p.out_bf16[(token * p.q_heads + head) * int64_t(p.value_dim) + d] = bf16_bits_rn(out[d]);
     }
   }
 }

@@ -37,6 +37,7 @@ struct PagedPrefillAttentionParams {
   float scale;                     // finite, > 0
   const uint16_t* k_pool_bf16 = nullptr;  // bf16 pools (bits; widened exactly), with k_pool, v_pool null
   const uint16_t* v_pool_bf16 = nullptr;  // may be k_pool_bf16 (MLA)
+  uint16_t* out_bf16 = nullptr;           // or null: out also as bf16 bits (the next GEMM's input)
 };
 
 // Validates `params` (r1::InternalError on a bad one), then launches on `stream`, asynchronously.

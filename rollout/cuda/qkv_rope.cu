@@ -4,12 +4,11 @@
 // partner (i +- half) whichever lane holds it.
 #include "rollout/cuda/qkv_rope.h"
 
-#include <cuda_bf16.h>
-
 #include <cstdint>
 #include <limits>
 
 #include "common/error.h"
+#include "rollout/cuda/bf16.cuh"
 #include "rollout/cuda/cuda_check.h"
 #include "rollout/cuda/warp_reduce.cuh"
 
@@ -19,12 +18,6 @@ namespace {
 constexpr int kWarps = 4;
 constexpr int kPerLane = kQkvRopeMaxHeadDim / kWarpSize;
 constexpr int64_t kMaxBlocks = std::numeric_limits<int32_t>::max();
-
-__device__ __forceinline__ void store(float* at, float v) { *at = v; }
-__device__ __forceinline__ void store(uint16_t* at, float v) {
-  const __nv_bfloat16 b = __float2bfloat16_rn(v);
-  *at = *reinterpret_cast<const uint16_t*>(&b);
-}
 
 __global__ void __launch_bounds__(kWarps * kWarpSize) qkv_rope_kernel(QkvRopeParams p) {
   __shared__ float staged[kWarps][kQkvRopeMaxHeadDim];
@@ -93,8 +86,8 @@ __global__ void __launch_bounds__(kWarps * kWarpSize) qkv_rope_kernel(QkvRopePar
     for (int j = 0; j < kPerLane; ++j) {
       const int i = lane + j * kWarpSize;
       if (i >= d) continue;
-      if (p.k_pool != nullptr) store((is_v ? p.v_pool : p.k_pool) + at + i, v[j]);
-      else store((is_v ? p.v_pool_bf16 : p.k_pool_bf16) + at + i, v[j]);
+      if (p.k_pool != nullptr) store_as((is_v ? p.v_pool : p.k_pool) + at + i, v[j]);
+      else store_as((is_v ? p.v_pool_bf16 : p.k_pool_bf16) + at + i, v[j]);
     }
   }
 }

@@ -7,9 +7,8 @@
 #include <cstdint>
 #include <limits>
 
-#include <cuda_bf16.h>
-
 #include "common/error.h"
+#include "rollout/cuda/bf16.cuh"
 #include "rollout/cuda/cuda_check.h"
 #include "rollout/cuda/warp_reduce.cuh"
 
@@ -46,10 +45,7 @@ __global__ void rmsnorm_kernel(RmsNormParams params) {
     for (int64_t col = threadIdx.x; col < params.cols; col += blockDim.x) {
       const float v = x[col] * inv_rms * params.weight[col];
       out[col] = v;
-      if (params.out_bf16 != nullptr) {
-        const __nv_bfloat16 b = __float2bfloat16_rn(v);
-        params.out_bf16[row * params.cols + col] = *reinterpret_cast<const uint16_t*>(&b);
-      }
+      if (params.out_bf16 != nullptr) params.out_bf16[row * params.cols + col] = bf16_bits_rn(v);
     }
   }
 }

@@ -4,9 +4,8 @@
 #include <algorithm>
 #include <cmath>
 
-#include <cuda_bf16.h>
-
 #include "rollout/cuda/cuda_check.h"
+#include "rollout/cuda/bf16.cuh"
 
 namespace r1::rollout::kernels {
 
@@ -19,30 +18,21 @@ unsigned blocks_for(int64_t count) {
   return unsigned(std::min<int64_t>((count + kThreads - 1) / kThreads, 65535));
 }
 
-__device__ float widen(float x) { return x; }
-__device__ float widen(uint16_t b) { return __uint_as_float(uint32_t(b) << 16); }
-
-template <class T>
-__global__ void gather_rows_kernel(float* out, const T* table, const int32_t* ids, int64_t rows, int64_t cols,
+// O: float, or uint16_t (bf16 bits: a bf16 table's rows copied exactly, an fp32 one's rounded).
+template <class T, class O>
+__global__ void gather_rows_kernel(O* out, const T* table, const int32_t* ids, int64_t rows, int64_t cols,
                                    int64_t table_rows) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < rows * cols; i += int64_t(gridDim.x) * blockDim.x) {
     const int64_t r = i / cols, c = i % cols;
     const int32_t id = ids[r];
-    out[i] = (id >= 0 && id < table_rows) ? widen(table[int64_t(id) * cols + c]) : nanf("");
+    store_as(out + i, (id >= 0 && id < table_rows) ? load_as_float(table[int64_t(id) * cols + c]) : nanf(""));
   }
 }
 
 __global__ void to_bf16_kernel(uint16_t* out, const float* x, int64_t count) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < count; i += int64_t(gridDim.x) * blockDim.x) {
-    const __nv_bfloat16 b = __float2bfloat16_rn(x[i]);
-    out[i] = *reinterpret_cast<const uint16_t*>(&b);
+    out[i] = bf16_bits_rn(x[i]);
   }
-}
-
-__device__ void store(float* at, float x) { *at = x; }
-__device__ void store(uint16_t* at, float x) {
-  const __nv_bfloat16 b = __float2bfloat16_rn(x);
-  *at = *reinterpret_cast<const uint16_t*>(&b);
 }
 
 template <class T>
@@ -51,7 +41,7 @@ __global__ void scatter_rows_kernel(T* pool, const float* rows, const int64_t* s
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < count * cols; i += int64_t(gridDim.x) * blockDim.x) {
     const int64_t r = i / cols, c = i % cols;
     const int64_t slot = slots[r];
-    if (slot >= 0 && slot < pool_rows) store(pool + slot * cols + c, rows[r * src_stride + c]);
+    if (slot >= 0 && slot < pool_rows) store_as(pool + slot * cols + c, rows[r * src_stride + c]);
   }
 }
 
@@ -71,7 +61,7 @@ __global__ void swiglu_kernel(float* h, uint16_t* h_bf16, const float* gate_up, 
     const float g = gate_up[r * 2 * width + j], up = gate_up[r * 2 * width + width + j];
     const float v = __fmul_rn(__fdiv_rn(g, __fadd_rn(1.0f, expf(-g))), up);
     h[i] = v;
-    if (h_bf16 != nullptr) store(h_bf16 + i, v);
+    if (h_bf16 != nullptr) store_as(h_bf16 + i, v);
   }
 }
 
@@ -94,8 +84,8 @@ __global__ void row_gemm_kernel(RowGemmParams p, const W* w) {
     float sum = 0.0f;
     for (int64_t k = lane; k < p.depth; k += 32) {
       float x = a[k];
-      if (sizeof(W) == 2) x = __bfloat162float(__float2bfloat16_rn(x));
-      sum = fmaf(x, widen(wi[k * p.w_k]), sum);
+      if (sizeof(W) == 2) x = bf16_widen(bf16_bits_rn(x));
+      sum = fmaf(x, load_as_float(wi[k * p.w_k]), sum);
     }
     for (int offset = 16; offset > 0; offset /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, offset);
     if (lane == 0) p.out[b * p.out_batch + r * p.out_row + i] = p.bias != nullptr ? __fadd_rn(sum, p.bias[i]) : sum;
@@ -125,6 +115,13 @@ void gather_rows_forward(float* out, const float* table, const int32_t* ids, int
 }
 
 void gather_rows_forward(float* out, const uint16_t* table, const int32_t* ids, int64_t rows, int64_t cols,
+                         int64_t table_rows, cudaStream_t stream) {
+  if (rows * cols == 0) return;
+  gather_rows_kernel<<<blocks_for(rows * cols), kThreads, 0, stream>>>(out, table, ids, rows, cols, table_rows);
+  R1_CUDA_CHECK(cudaGetLastError());
+}
+
+void gather_rows_forward(uint16_t* out, const uint16_t* table, const int32_t* ids, int64_t rows, int64_t cols,
                          int64_t table_rows, cudaStream_t stream) {
   if (rows * cols == 0) return;
   gather_rows_kernel<<<blocks_for(rows * cols), kThreads, 0, stream>>>(out, table, ids, rows, cols, table_rows);

@@ -26,6 +26,9 @@ void scatter_rows_forward(uint16_t* pool, const float* rows, const int64_t* slot
 // The same from a table of bf16 bits, widened to fp32 (exact).
 void gather_rows_forward(float* out, const uint16_t* table, const int32_t* ids, int64_t rows, int64_t cols,
                          int64_t table_rows, cudaStream_t stream);
+// The same from bf16 bits to bf16 bits (copied exactly): the bf16 copies of the rows to sample.
+void gather_rows_forward(uint16_t* out, const uint16_t* table, const int32_t* ids, int64_t rows, int64_t cols,
+                         int64_t table_rows, cudaStream_t stream);
 // out[i] = x[i] rounded to bf16 (to nearest, ties to even: rollout/bf16.h), as bits: the input of
 // a GEMM with bf16 weights.
 void to_bf16_forward(uint16_t* out, const float* x, int64_t count, cudaStream_t stream);

@@ -52,7 +52,8 @@ PagedDecodeAttentionParams params_for(const PagedBatch& b, float scale, int32_t 
 
 // The kernel's output for `b`; max_context_len defaults to the batch's longest context.
 std::vector<float> attend_on_device(const PagedBatch& b, float scale, int32_t split_tokens,
-                                    int32_t max_context_len = 0, bool bf16_pools = false) {
+                                    int32_t max_context_len = 0, bool bf16_pools = false,
+                                    std::vector<uint16_t>* out_bf16 = nullptr) {
   if (max_context_len == 0) max_context_len = *std::max_element(b.context_lens.begin(), b.context_lens.end());
   PagedDecodeAttentionParams p = params_for(b, scale, split_tokens, max_context_len);
   p.workspace_bytes =
@@ -61,7 +62,9 @@ std::vector<float> attend_on_device(const PagedBatch& b, float scale, int32_t sp
   DeviceArray<uint16_t> k_bf16(bf16_bits(b.k_pool)), v_bf16(bf16_bits(b.v_pool));
   DeviceArray<float> workspace(size_t(p.workspace_bytes) / sizeof(float));
   DeviceArray<int32_t> tables(b.block_tables), lens(b.context_lens);
+  DeviceArray<uint16_t> out16(b.q.size());
   p.out = out.get();
+  p.out_bf16 = out_bf16 != nullptr ? out16.get() : nullptr;
   p.q = q.get();
   p.k_pool = bf16_pools ? nullptr : k.get();
   p.v_pool = bf16_pools ? nullptr : v.get();
@@ -72,6 +75,7 @@ std::vector<float> attend_on_device(const PagedBatch& b, float scale, int32_t sp
   p.workspace = workspace.get();
   paged_decode_attention_forward(p, nullptr);
   R1_CUDA_CHECK(cudaDeviceSynchronize());
+  if (out_bf16 != nullptr) *out_bf16 = out16.to_host();
   return out.to_host();
 }
 
@@ -120,7 +124,10 @@ TEST_CASE("paged attention kernel equals the CPU reference within 1e-5") {
       CAPTURE(c.head_dim);
       CAPTURE(split);
       const auto want = paged_decode_attention_reference(b.inputs(), b.geometry, scale, split);
-      CHECK(max_abs_diff(attend_on_device(b, scale, split), want) < 1e-5);
+      std::vector<uint16_t> got_bf16;
+      const auto got = attend_on_device(b, scale, split, 0, false, &got_bf16);
+      CHECK(max_abs_diff(got, want) < 1e-5);
+      CHECK(got_bf16 == bf16_bits(got));  // the o GEMM's input: the output, rounded where it is made
     }
   }
 }

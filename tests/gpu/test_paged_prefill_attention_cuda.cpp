@@ -56,7 +56,8 @@ QueryBatch query_batch(int64_t q_heads, int64_t kv_heads, int64_t key_dim, int64
   return b;
 }
 
-std::vector<float> attend_on_device(const QueryBatch& b, float scale, bool bf16_pools = false) {
+std::vector<float> attend_on_device(const QueryBatch& b, float scale, bool bf16_pools = false,
+                                    std::vector<uint16_t>* out_bf16 = nullptr) {
   const auto& g = b.geometry;
   DeviceArray<float> q(b.q), k(b.pool.k_pool), v(b.shared ? std::vector<float>{0.0f} : b.pool.v_pool);
   DeviceArray<uint16_t> k_bf16(bf16_bits(b.pool.k_pool)), v_bf16(bf16_bits(b.shared ? std::vector<float>{0.0f} : b.pool.v_pool));
@@ -67,6 +68,8 @@ std::vector<float> attend_on_device(const QueryBatch& b, float scale, bool bf16_
                                 int64_t(b.pool.block_tables.size()) / g.max_blocks, g.num_blocks, int32_t(g.q_heads),
                                 int32_t(g.kv_heads), int32_t(g.key_dim), int32_t(g.value_dim), int32_t(g.value_stride),
                                 int32_t(g.block_tokens), int32_t(g.max_blocks), scale};
+  DeviceArray<uint16_t> out16(b.seqs.size() * size_t(g.q_heads * g.value_dim));
+  p.out_bf16 = out_bf16 != nullptr ? out16.get() : nullptr;
   if (bf16_pools) {
     p.k_pool = p.v_pool = nullptr;
     p.k_pool_bf16 = k_bf16.get();
@@ -74,6 +77,7 @@ std::vector<float> attend_on_device(const QueryBatch& b, float scale, bool bf16_
   }
   paged_prefill_attention_forward(p, nullptr);
   R1_CUDA_CHECK(cudaDeviceSynchronize());
+  if (out_bf16 != nullptr) *out_bf16 = out16.to_host();
   return out.to_host();
 }
 
@@ -118,8 +122,10 @@ TEST_CASE("prefill attention kernel equals the CPU reference: GQA chunks with de
   // Qwen2.5-0.5B's heads (14 q, 2 kv, 64 dims): a 128-token prompt, a chunk after a cached prefix,
   // two decode queries.
   const QueryBatch gqa = query_batch(14, 2, 64, 64, false, {128, 300, 41, 1}, {0, 256, 40, 0}, 1);
-  CHECK(max_abs_diff(attend_on_device(gqa, 0.125f), paged_prefill_attention_reference(gqa.inputs(), gqa.geometry, 0.125f)) <
-        1e-5);
+  std::vector<uint16_t> gqa_bf16;
+  const auto gqa_out = attend_on_device(gqa, 0.125f, false, &gqa_bf16);
+  CHECK(max_abs_diff(gqa_out, paged_prefill_attention_reference(gqa.inputs(), gqa.geometry, 0.125f)) < 1e-5);
+  CHECK(gqa_bf16 == bf16_bits(gqa_out));  // the o GEMM's input: the output, rounded where it is made
   // DeepSeek-V3's absorbed MLA: 16 heads here (128 in the model), rows of 512 latent + 64 rope.
   const QueryBatch mla = query_batch(16, 1, 576, 512, true, {70, 200}, {0, 199}, 2);
   const float scale = 1.0f / std::sqrt(192.0f);

@@ -3,6 +3,7 @@
 #include <cuda_runtime.h>
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <vector>
@@ -37,4 +38,20 @@ TEST_CASE("gpu: swiglu over a fused gate/up row: silu(gate) * up, fp32 and bf16"
   for (size_t i = 0; i < want.size(); ++i) worst = std::max(worst, double(std::abs(got[i] - want[i])));
   CHECK(worst < 1e-5);  // expf on the device vs std::exp
   CHECK(h_bf16.to_host() == r1::rollout::bf16_bits(got));
+}
+
+TEST_CASE("gpu: gather_rows from bf16 bits to bf16 bits copies rows exactly; a bad id gives NaN") {
+  R1_SKIP_WITHOUT_CUDA_DEVICE();
+  const int64_t table_rows = 10, cols = 70;
+  const auto table = r1::rollout::bf16_bits(uniform_floats(size_t(table_rows * cols), -3.0f, 3.0f, 61));
+  const std::vector<int32_t> ids{4, 0, 9, 4, 12};
+  DeviceArray<uint16_t> d_table(table), out(ids.size() * size_t(cols));
+  DeviceArray<int32_t> d_ids(ids);
+  gather_rows_forward(out.get(), d_table.get(), d_ids.get(), int64_t(ids.size()), cols, table_rows, nullptr);
+  R1_CUDA_CHECK(cudaDeviceSynchronize());
+  const auto got = out.to_host();
+  for (size_t r = 0; r + 1 < ids.size(); ++r)
+    CHECK(std::equal(got.begin() + int64_t(r) * cols, got.begin() + int64_t(r + 1) * cols,
+                     table.begin() + ids[r] * cols));
+  CHECK(std::isnan(r1::rollout::bf16_widen(got.back())));
 }

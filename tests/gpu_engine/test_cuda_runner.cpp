@@ -49,7 +49,9 @@ TEST_CASE("cuda runner: decode runs as graph launches, one capture per ladder si
   const std::vector<rollout::GenerationRequest> requests = {{tok.encode("Two plus two"), 3, params, 11}};
   const auto got = engine.generate(requests);
   CHECK(runner->graph_launches() >= 1);
-  MESSAGE("graph launches ", runner->graph_launches(), ", captures ", runner->graph_captures());
+  MESSAGE("graph launches ", runner->graph_launches(), ", captures ", runner->graph_captures(), ", nodes in the last ",
+          runner->last_graph_nodes());
+  CHECK(runner->last_graph_nodes() > 0);
   CHECK(runner->graph_captures() >= 1);
   CHECK(runner->graph_captures() <= 3);
   // Same tokens, logprobs and experts as the LibTorch runner: the padding changed nothing.
