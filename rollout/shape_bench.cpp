@@ -14,6 +14,7 @@
 #include "policy/models/family.h"
 #include "policy/tokenizer.h"
 #include "rollout/engine_weights.h"
+#include "rollout/null_runner.h"
 #include "rollout/paged_engine.h"
 #include "rollout/torch_runner.h"
 
@@ -185,7 +186,9 @@ nlohmann::json bench_rollout_shapes(const ShapeBenchOptions& o, std::ostream& lo
   R1_CHECK(!o.batches.empty(), "bench rollout: --batches is empty");
   for (int64_t b : o.batches) R1_CHECK(b >= 1, "bench rollout: batch sizes must be >= 1, got ", b);
   for (const auto& shape : o.shapes) rollout_bench_shape(shape);  // unknown names fail before any work
-  R1_CHECK(o.runner == "torch" || o.runner == "cuda", "bench rollout: --runner must be torch or cuda, got '", o.runner, "'");
+  R1_CHECK(o.runner == "torch" || o.runner == "cuda" || o.runner == "null",
+           "bench rollout: --runner must be torch, cuda or null, got '", o.runner, "'");
+  const bool on_null_runner = o.runner == "null";
   const bool on_cuda_runner = o.runner == "cuda";
   R1_CHECK(!on_cuda_runner || o.cuda_runner, "bench rollout: --runner cuda, but this build has no CUDA runner (no CUDA toolkit at configure time)");
   const bool cuda = o.device == "cuda" || (o.device == "auto" && torch::cuda::is_available());
@@ -218,6 +221,8 @@ nlohmann::json bench_rollout_shapes(const ShapeBenchOptions& o, std::ostream& lo
       std::unique_ptr<ModelRunner> runner;
       if (on_cuda_runner) {
         runner = o.cuda_runner(model, o.dtype == "bfloat16");
+      } else if (on_null_runner) {
+        runner = std::make_unique<NullRunner>(model);
       } else {
         TorchRunnerOptions runner_options;
         runner_options.cache_bytes = config.num_blocks * block_tokens * kv_per_token;
@@ -247,11 +252,26 @@ nlohmann::json bench_rollout_shapes(const ShapeBenchOptions& o, std::ostream& lo
       for (int64_t step = 0; step < o.new_tokens; ++step)
         roofline_seconds += decode_step_bytes(model, batch, o.prompt_tokens + step, kv_per_token) / bandwidth;
       const double tok_s = double(tokens) / seconds;
+      // The engine loop alone on the same workload (rollout/null_runner.h): what every synchronous
+      // step of the measured runner also spends on the host, against the decode roofline.
+      double host_seconds = seconds;
+      int64_t host_steps = engine.last_stats().steps;
+      if (!on_null_runner) {
+        PagedEngine host(std::make_unique<NullRunner>(model), tokenizer, config);
+        host.generate(warm);
+        const auto host_start = std::chrono::steady_clock::now();
+        host.generate(requests);
+        host_seconds = seconds_since(host_start);
+        host_steps = host.last_stats().steps;
+      }
       const double roofline = double(batch * o.new_tokens) / roofline_seconds;
       nlohmann::json row = {{"shape", shape},          {"batch", batch},         {"tok_s", tok_s},
                             {"roofline_tok_s", roofline}, {"fraction", tok_s / roofline}, {"tokens", tokens},
-                            {"seconds", seconds},      {"steps", engine.last_stats().steps}};
-      const auto hf = run_hf_baseline(o, shape, batch, device_name, log);
+                            {"seconds", seconds},      {"steps", engine.last_stats().steps},
+                            {"host_ms_per_step", host_seconds * 1e3 / double(std::max<int64_t>(host_steps, 1))},
+                            {"host_fraction_of_roofline", host_seconds / roofline_seconds}};
+      const auto hf = on_null_runner ? nlohmann::json{{"note", "--runner null: no baseline"}}
+                                     : run_hf_baseline(o, shape, batch, device_name, log);
       row["hf_tok_s"] = hf.contains("tok_s") ? hf["tok_s"] : nlohmann::json(nullptr);
       if (hf.contains("note")) row["hf_note"] = hf["note"];
       if (hf.contains("tok_s")) row["speedup_vs_hf"] = tok_s / hf["tok_s"].get<double>();
@@ -260,7 +280,9 @@ nlohmann::json bench_rollout_shapes(const ShapeBenchOptions& o, std::ostream& lo
     }
   }
   return {{"bench", "rollout"},
-          {"engine", on_cuda_runner ? "paged, CUDA runner (kernels + cuBLAS)" : "paged, LibTorch runner"},
+          {"engine", on_cuda_runner   ? "paged, CUDA runner (kernels + cuBLAS)"
+                     : on_null_runner ? "paged, null runner (the engine loop alone)"
+                                      : "paged, LibTorch runner"},
           {"device", device_name},
           {"dtype", o.dtype},
           {"copy_bandwidth_gb_s", bandwidth / 1e9},

@@ -26,9 +26,13 @@
 // - weight_refresh, per shape: the refresh after an optimiser step, from an fp32 learner at the
 //   shape into the engine's bf16 views (EngineWeights, rollout/engine_weights.h), the fastest of 3:
 //   ms, bytes read and written, and (read + written) / time against the same copy bandwidth.
-// - runner: "torch" (the LibTorch runner, rollout/torch_runner.h) or "cuda" (the CUDA runner of
+// - runner: "torch" (the LibTorch runner, rollout/torch_runner.h), "cuda" (the CUDA runner of
 //   the kernels, rollout/cuda/cuda_runner.h, passed in as cuda_runner by a build that has it; its
-//   weights in the bench's dtype). The JSON's "engine" names the one measured.
+//   weights in the bench's dtype) or "null" (rollout/null_runner.h: computes nothing, so the row
+//   is the engine loop alone; no transformers baseline). The JSON's "engine" names the one measured.
+// - host_ms_per_step, host_fraction_of_roofline: the same workload under the null runner, run
+//   after the measured one — the host's share of every step (steps are synchronous: the device
+//   idles meanwhile), per step and as its total over the decode roofline's time.
 // - layers > 0 cuts every shape to that many layers (a short CPU run); the figures are then for
 //   that depth, and the JSON says so.
 #pragma once
@@ -57,7 +61,7 @@ struct ShapeBenchOptions {
   std::string dtype = "bfloat16";     // or float32
   std::string hf_script = "scripts/hf_generate_bench.py";  // empty: no transformers baseline
   uint64_t seed = 0;
-  std::string runner = "torch";       // or cuda (Decisions)
+  std::string runner = "torch";       // or cuda, or null (Decisions)
   // Builds the CUDA runner over a model (bf16 weights or fp32); empty in a build without CUDA.
   std::function<std::unique_ptr<ModelRunner>(policy::CausalLM, bool bf16)> cuda_runner;
 };

@@ -245,7 +245,7 @@ void add_bench_commands(CLI::App& app) {
       ->capture_default_str();
   rollout_cmd->add_option("--device", shapes->device, "with --shapes: auto, cuda or cpu")->capture_default_str();
   rollout_cmd->add_option("--dtype", shapes->dtype, "with --shapes: bfloat16 or float32")->capture_default_str();
-  rollout_cmd->add_option("--runner", shapes->runner, "with --shapes: torch (LibTorch) or cuda (the CUDA kernels and cuBLAS)")
+  rollout_cmd->add_option("--runner", shapes->runner, "with --shapes: torch (LibTorch), cuda (the CUDA kernels and cuBLAS) or null (the engine loop alone)")
       ->capture_default_str();
 #if defined(R1_HAVE_CUDA_RUNNER)
   shapes->cuda_runner = [](policy::CausalLM model, bool bf16) -> std::unique_ptr<rollout::ModelRunner> {

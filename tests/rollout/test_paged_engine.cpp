@@ -10,6 +10,7 @@
 #include "rl/token_batch.h"
 #include "rollout/cpu_engine.h"
 #include "rollout/engine_weights.h"
+#include "rollout/null_runner.h"
 #include "rollout/paged_engine.h"
 #include "rollout/torch_runner.h"
 #include "tests/rollout/hf_fixture_models.h"
@@ -271,4 +272,31 @@ TEST_CASE("paged engine: bf16 weight views are refreshed from the fp32 learner i
   CHECK(in_place.shares_learner());
   CHECK(in_place.model().ptr() == learner.ptr());
   CHECK(in_place.refresh().bytes_read == 0);
+}
+
+TEST_CASE("paged engine over the null runner: every sample runs to max_tokens, through chunked prefill and groups") {
+  auto model = tiny_model(7, "tiny");  // MoE: routing records of the right size too
+  policy::ByteTokenizer tok;
+  auto config = small_steps();
+  config.record_experts = true;
+  rollout::PagedEngine engine(std::make_unique<rollout::NullRunner>(model), tok, config);
+  rollout::SamplingParams params;
+  params.max_tokens = 9;
+  const std::vector<rollout::GenerationRequest> requests = {{tok.encode("Sam has 5 pens and 3 cups."), 3, params, 1},
+                                                            {tok.encode("Q: 7*6?"), 2, params, 2}};
+  const auto results = engine.generate(requests);
+  REQUIRE(results.size() == 2);
+  const int64_t per_position = model->config().num_moe_layers() * model->config().num_experts_per_token;
+  for (size_t r = 0; r < requests.size(); ++r) {
+    REQUIRE(results[r].samples.size() == size_t(requests[r].num_samples));
+    for (const auto& sample : results[r].samples) {
+      CHECK(sample.token_ids == std::vector<int64_t>(9, 0));  // the null runner draws token 0
+      CHECK(sample.finish_reason == rollout::FinishReason::length);
+      CHECK(int64_t(sample.routed_experts.size()) ==
+            (int64_t(requests[r].prompt_ids.size()) + 8) * per_position);
+    }
+  }
+  const auto& stats = engine.last_stats();
+  CHECK(stats.decode_tokens == 5 * 8);  // each sample's first token comes from its prompt's prefill
+  CHECK(stats.steps >= 9);
 }
