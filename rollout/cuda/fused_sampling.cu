@@ -14,7 +14,9 @@
 namespace r1::rollout::kernels {
 namespace {
 
-constexpr int kThreads = 256;
+// A block a sequence, as wide as a block goes: at batch 1 one block walks the whole vocabulary
+// (152K logits for Qwen), so its passes are bound by how many threads share them.
+constexpr int kThreads = 1024;
 constexpr int kWarps = kThreads / kWarpSize;
 constexpr int64_t kMaxBlocks = std::numeric_limits<int32_t>::max();
 
@@ -31,10 +33,10 @@ __device__ float scaled(float logit, float m, float temperature) {
   return sampling_div(sampling_add(logit, -m), temperature);
 }
 
-__global__ void fused_sampling_kernel(FusedSamplingKernelParams p) {
+__global__ void __launch_bounds__(kThreads) fused_sampling_kernel(FusedSamplingKernelParams p) {
   __shared__ unsigned long long scratch_u64[kWarps];
   __shared__ float scratch_f32[kWarps];
-  __shared__ unsigned long long chunk_sums[kThreads];
+  __shared__ unsigned long long warp_totals[kWarps];
   __shared__ long long chosen;
   const int64_t seq = blockIdx.x;
   const int64_t vocab = p.vocab;
@@ -96,13 +98,21 @@ __global__ void fused_sampling_kernel(FusedSamplingKernelParams p) {
       const float x = scaled(row[i], m, t);
       mine += sampling_key(x) >= threshold ? sampling_weight(x) : 0;
     }
-    chunk_sums[threadIdx.x] = mine;
+    // The weight before this thread's chunk (an exclusive scan: within the warp by shuffles, then
+    // the warps before it) and the total. Integer sums: exact in any order.
+    const int lane = threadIdx.x % kWarpSize, warp = threadIdx.x / kWarpSize;
+    unsigned long long inclusive = mine;
+    for (int offset = 1; offset < kWarpSize; offset *= 2) {
+      const unsigned long long up = __shfl_up_sync(kFullMask, inclusive, offset);
+      if (lane >= offset) inclusive += up;
+    }
+    if (lane == kWarpSize - 1) warp_totals[warp] = inclusive;
     if (threadIdx.x == 0) chosen = -1;
     __syncthreads();
-    unsigned long long before = 0, kept_total = 0;
-    for (int j = 0; j < kThreads; ++j) {
-      if (j < static_cast<int>(threadIdx.x)) before += chunk_sums[j];
-      kept_total += chunk_sums[j];
+    unsigned long long before = inclusive - mine, kept_total = 0;
+    for (int w = 0; w < kWarps; ++w) {
+      if (w < warp) before += warp_totals[w];
+      kept_total += warp_totals[w];
     }
     const float u = sampling_uniform(sp.seed, sp.step);
     unsigned long long r = static_cast<unsigned long long>(__dmul_rn(static_cast<double>(u), static_cast<double>(kept_total)));
