@@ -26,6 +26,11 @@ if(DEFINED Torch_DIR OR DEFINED ENV{Torch_DIR} OR CMAKE_PREFIX_PATH OR DEFINED E
   separate_arguments(r1_torch_flags UNIX_COMMAND "${TORCH_CXX_FLAGS}")
   target_compile_options(r1_torch INTERFACE ${r1_torch_flags})
   set(R1_TORCH_SOURCE "TorchConfig.cmake in ${Torch_DIR}")
+  # A CUDA LibTorch: code that must hand LibTorch's cached device memory back (bench rollout,
+  # before the CUDA runner allocates with cudaMalloc) compiles that call in.
+  if(TARGET c10_cuda)
+    target_compile_definitions(r1_torch INTERFACE R1_TORCH_CUDA)
+  endif()
 else()
   find_path(R1_TORCH_API_INCLUDE torch/torch.h PATH_SUFFIXES torch/csrc/api/include)
   find_path(R1_TORCH_INCLUDE torch/csrc/api/include/torch/torch.h)

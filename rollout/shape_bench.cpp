@@ -9,6 +9,9 @@
 #include <random>
 
 #include <torch/torch.h>
+#if defined(R1_TORCH_CUDA)
+#include <c10/cuda/CUDACachingAllocator.h>
+#endif
 
 #include "common/error.h"
 #include "policy/models/family.h"
@@ -63,6 +66,15 @@ policy::CausalLM shape_model(const std::string& name, const ShapeBenchOptions& o
   model->eval();
   model->to(device, o.dtype == "float32" ? torch::kFloat32 : torch::kBFloat16);
   return model;
+}
+
+// Hands LibTorch's cached device memory back to the driver: the CUDA runner allocates its weights
+// and K/V pool with cudaMalloc, which cannot use what LibTorch's allocator keeps (the fp32 learner
+// of the refresh row alone is 28 GB at the OLMoE shape). A no-op in a CPU LibTorch build.
+void release_cached_device_memory() {
+#if defined(R1_TORCH_CUDA)
+  if (torch::cuda::is_available()) c10::cuda::CUDACachingAllocator::emptyCache();
+#endif
 }
 
 // `python3 script ...`: the last line of its stdout as JSON, or a reason it could not run.
@@ -203,6 +215,7 @@ nlohmann::json bench_rollout_shapes(const ShapeBenchOptions& o, std::ostream& lo
   nlohmann::json results = nlohmann::json::array(), refreshes = nlohmann::json::array();
   for (const auto& shape : o.shapes) {
     refreshes.push_back(weight_refresh_row(shape, o, device, bandwidth));
+    release_cached_device_memory();
     log << "bench rollout: weight refresh " << refreshes.back().dump() << std::endl;
     auto model = shape_model(shape, o, device);
     log << "bench rollout: " << shape << ", " << model->num_parameters() << " parameters, "
@@ -219,6 +232,7 @@ nlohmann::json bench_rollout_shapes(const ShapeBenchOptions& o, std::ostream& lo
       config.scheduler.max_tokens_per_step = std::max<int64_t>(2048, batch);
       config.scheduler.prefill_chunk = 512;
       std::unique_ptr<ModelRunner> runner;
+      release_cached_device_memory();  // the previous batch's engine and pool are gone
       if (on_cuda_runner) {
         runner = o.cuda_runner(model, o.dtype == "bfloat16");
       } else if (on_null_runner) {
