@@ -680,7 +680,10 @@ void CudaRunner::upload_inputs(const std::vector<int32_t>& tokens, const std::ve
   };
   size_t total = 0;
   for (const auto& part : parts) total = aligned(total) + part.bytes;
-  // The previous step's copy is done (every step ends synchronised), so the staging is free.
+  // A step ends synchronised (fetch_outputs), so the staging is free; one that threw midway may
+  // have left its copy in flight: wait for it before the staging is rewritten or reallocated.
+  if (staging_in_flight_) R1_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  staging_in_flight_ = false;
   char* host = staging_in_.ensure(total);
   char* device = s_->inputs.ensure(total);
   size_t offset = 0;
@@ -691,6 +694,7 @@ void CudaRunner::upload_inputs(const std::vector<int32_t>& tokens, const std::ve
     offset += part.bytes;
   }
   if (total > 0) R1_CUDA_CHECK(cudaMemcpyAsync(device, host, total, cudaMemcpyHostToDevice, stream_));
+  staging_in_flight_ = total > 0;
 }
 
 void CudaRunner::device_step(const StepShape& shape) {
@@ -748,6 +752,7 @@ StepOutputs CudaRunner::fetch_outputs(const StepShape& shape, int64_t tokens, in
   copy_back(host + sample_bytes, s_->logprobs.get(), logprob_bytes);
   copy_back(host + sample_bytes + logprob_bytes, s_->expert_ids.get(), expert_bytes);
   R1_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  staging_in_flight_ = false;
 
   StepOutputs outputs;
   const auto* ids = reinterpret_cast<const int32_t*>(host);
@@ -843,6 +848,7 @@ bool CudaRunner::try_graph_step(const StepInputs& in) {
     // eager step refills.
     cudaStreamSynchronize(stream_);
     cudaGetLastError();
+    staging_in_flight_ = false;
     s_ = &eager_;
     graphs_.erase(key);
     graph_failed_.insert(key);
@@ -857,10 +863,14 @@ StepOutputs CudaRunner::step(const StepInputs& in) {
   validate(in);
   const int64_t n = int64_t(in.tokens.size()), draws = int64_t(in.draws.size());
   if (n == 0) return {};
+  // Whatever happens below, the next step starts on the eager buffers.
+  struct BackToEager {
+    CudaRunner* runner;
+    ~BackToEager() { runner->s_ = &runner->eager_; }
+  } back_to_eager{this};
   if (try_graph_step(in)) {
     const int64_t batch = *std::lower_bound(options_.graph_batches.begin(), options_.graph_batches.end(), n);
     auto outputs = fetch_outputs({batch, batch, 0, batch, 0}, n, draws, in.record_experts);
-    s_ = &eager_;
     outputs.samples.resize(size_t(draws));
     return outputs;
   }

@@ -273,6 +273,7 @@ class CudaRunner : public PolicyRunner {
   template <class Params>
   void set_pools(Params& p, const Weight& k, const Weight& v) const;
   kernels::PinnedBuffer staging_in_, staging_out_;  // host sides of upload_inputs and fetch_outputs
+  bool staging_in_flight_ = false;  // a copy from staging_in_ was queued and not yet waited for
   Scratch eager_;
   Scratch* s_ = &eager_;  // the buffers of the step being run: eager_, or a graph's own
   // One Scratch per ladder size, shared by its widths' graphs (they run one after another on one

@@ -10,7 +10,8 @@
 // bit on the same input; the norm's sum of squares is a warp's (fp32 in a fixed order), the
 // reference's a double: within 1e-6 relative.
 // Nothing is read back to the host; a slot outside [0, pool_rows) is not written (graph padding),
-// a position outside [0, max_position) gives NaN rows (the RoPE kernel's convention).
+// a position outside [0, max_position) gives NaN in the rotated dims of that token's q and k (the
+// RoPE kernel's convention; the runner refuses such positions before any launch).
 #pragma once
 
 #include <cuda_runtime.h>

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "rollout/cuda/cuda_check.h"
+#include "rollout/bf16.h"
 #include "rollout/cuda/device_array.h"
 
 namespace r1::gpu_test {
@@ -43,6 +44,17 @@ inline bool cuda_device_present(std::string& reason) {
 
 // The runner's device array (rollout/cuda/device_array.h): frees itself, copies in and out of host vectors.
 using rollout::kernels::DeviceArray;
+
+// Whether a kernel's bf16 output `bits` is `values` rounded to nearest even, element for element;
+// NaNs match as NaNs (the device's canonical NaN is 0x7FFF, rollout/bf16.h keeps the payload).
+inline bool is_bf16_rounding_of(const std::vector<uint16_t>& bits, const std::vector<float>& values) {
+  if (bits.size() != values.size()) return false;
+  for (size_t i = 0; i < bits.size(); ++i) {
+    const bool nan_bits = (bits[i] & 0x7f80u) == 0x7f80u && (bits[i] & 0x007fu) != 0;
+    if (values[i] != values[i] ? !nan_bits : bits[i] != rollout::bf16_bits(values[i])) return false;
+  }
+  return true;
+}
 
 // The refusals both attention launchers share (their params have out, q and fp32 / bf16 pools):
 // a pool missing, and fp32 and bf16 pools mixed. `refused(message, mutate)` applies `mutate` to

@@ -19,6 +19,15 @@ using namespace r1::rollout::kernels;
 using r1::gpu_test::DeviceArray;
 using r1::test::uniform_floats;
 
+TEST_CASE("the tests' bf16 comparison: rounding to nearest even, NaNs as NaNs whatever their bits (no device needed)") {
+  using r1::gpu_test::is_bf16_rounding_of;
+  CHECK(is_bf16_rounding_of({0x3f80, 0x7fff, 0xffc1}, {1.0f, NAN, -NAN}));
+  CHECK(is_bf16_rounding_of({0x3f81}, {1.0f + 1.0f / 128.0f - 1.0f / 512.0f}));  // rounds up past the half
+  CHECK_FALSE(is_bf16_rounding_of({0x3f80}, {NAN}));
+  CHECK_FALSE(is_bf16_rounding_of({0x7f80}, {NAN}));  // infinity is no NaN
+  CHECK_FALSE(is_bf16_rounding_of({0x3f80, 0x3f80}, {1.0f}));
+}
+
 TEST_CASE("gpu: swiglu over a fused gate/up row: silu(gate) * up, fp32 and bf16") {
   R1_SKIP_WITHOUT_CUDA_DEVICE();
   const int64_t rows = 5, width = 300;
@@ -37,7 +46,7 @@ TEST_CASE("gpu: swiglu over a fused gate/up row: silu(gate) * up, fp32 and bf16"
   double worst = 0.0;
   for (size_t i = 0; i < want.size(); ++i) worst = std::max(worst, double(std::abs(got[i] - want[i])));
   CHECK(worst < 1e-5);  // expf on the device vs std::exp
-  CHECK(h_bf16.to_host() == r1::rollout::bf16_bits(got));
+  CHECK(r1::gpu_test::is_bf16_rounding_of(h_bf16.to_host(), got));
 }
 
 TEST_CASE("gpu: gather_rows from bf16 bits to bf16 bits copies rows exactly; a bad id gives NaN") {
