@@ -10,6 +10,9 @@
 // of FMAs. The lanes then fold in a fixed butterfly. The order of every sum is fixed by k alone: a
 // row's result depends on its own input only (batch invariance), and the fp32 and bf16 weight paths
 // sum in the same order (bf16 weights give the fp32 kernel's bits on the widened values).
+// Occupancy: two blocks an SM (16 warps of loads in flight), so at most 128 registers a thread —
+// the 64 accumulators and two steps' weight quads; the activation row pointers sit in shared
+// memory (nvcc -Xptxas -v: 115-128 registers, no spills, sm_90).
 // Then the combine: one block per token, threads over the hidden dims, slots summed in order.
 #include "rollout/cuda/expert_gemm.h"
 
@@ -82,7 +85,7 @@ __device__ __forceinline__ float dot4(float4 a, float4 w, float acc) {
 // weights, out = silu(gate) * up; else a = h by row, one weight. W: float or uint16_t (bf16 bits).
 // kVector: k % 4 == 0 and 16-byte aligned bases, so quads load as vectors (same sums either way).
 template <bool kSwiGlu, class W, bool kVector>
-__global__ void __launch_bounds__(kThreads) expert_gemm_kernel(ExpertGemmParams p, const W* w_all, const W* w_up_all) {
+__global__ void __launch_bounds__(kThreads, 2) expert_gemm_kernel(ExpertGemmParams p, const W* w_all, const W* w_up_all) {
   constexpr int kCols = warp_cols<kSwiGlu>();
   constexpr int kRowsW = kSwiGlu ? 2 * kCols : kCols;  // weight rows a warp holds
   const int64_t row0 = int64_t(blockIdx.x) * kTileRows;
@@ -110,12 +113,15 @@ __global__ void __launch_bounds__(kThreads) expert_gemm_kernel(ExpertGemmParams 
     const W* base = kSwiGlu && j % 2 == 1 ? w_up_all : w_all;
     w_rows[j] = col < p.n ? base + (int64_t(expert) * p.n + col) * k_len : nullptr;
   }
-  const float* a_rows[kTileRows];
-#pragma unroll
-  for (int r = 0; r < kTileRows; ++r) {
-    const int32_t slot = __shfl_sync(kFullMask, my_slot, r);
-    a_rows[r] = slot < 0 ? nullptr : kSwiGlu ? p.a + int64_t(slot / p.top_k) * k_len : p.a + (row0 + r) * k_len;
-  }
+  // The activation rows, in the warp's shared memory rather than 16 registers of pointers: the
+  // accumulators need the registers, and a broadcast read per row and step costs nothing.
+  __shared__ const float* a_rows_of[kWarps][kTileRows];
+  const float** a_rows = a_rows_of[warp];
+  if (lane < kTileRows)
+    a_rows[lane] = my_slot < 0 ? nullptr
+                   : kSwiGlu   ? p.a + int64_t(my_slot / p.top_k) * k_len
+                               : p.a + (row0 + lane) * k_len;
+  __syncwarp();
 
   float acc[kRowsW][kTileRows] = {};
 #pragma unroll 2  // two steps' weight loads in flight
