@@ -95,8 +95,9 @@ __global__ void __launch_bounds__(kThreads, 2) expert_gemm_kernel(ExpertGemmPara
   const int expert = expert_of_row(p.offsets, p.num_experts, row0);  // the whole tile's (uniform)
   // Rows of the tile in use (slot >= 0): bit r for row row0 + r. Uniform over the block.
   const int32_t my_slot = lane < kTileRows && row0 + lane < p.capacity ? p.slot_of_row[row0 + lane] : -1;
-  const unsigned int used = expert < 0 ? 0u : __ballot_sync(kFullMask, my_slot >= 0);
-  if (used == 0) {  // past the rows in use, or all padding: zeros, no weights read
+  const unsigned int used = __ballot_sync(kFullMask, my_slot >= 0);
+  if (expert < 0) return;  // the tail past offsets[E]: rows no routing reads (at batch 1 most of capacity)
+  if (used == 0) {  // all padding: zeros, no weights read
     for (int i = lane; i < kTileRows * kCols; i += kWarpSize) {
       const int64_t row = row0 + i / kCols;
       const int col = col0 + i % kCols;

@@ -9,7 +9,9 @@
 // with vector loads and skips the tile's padding rows — bandwidth-bound in decode, where an expert
 // holds a few rows; prefill re-reads an expert's weights once per tile (no tensor cores).
 // Nothing here reads a value back to the host: the grids are sized from the static capacity, and
-// tiles past the rows in use (offsets[E], on the device) return at once — CUDA-graph safe.
+// tiles past the rows in use (offsets[E], on the device) return at once, writing nothing (at batch 1
+// the static capacity is mostly such a tail: 968 rows for OLMoE's 8 of 64 experts, tile 16) —
+// CUDA-graph safe.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -22,7 +24,7 @@ constexpr int32_t kExpertGemmTileRows = 16;  // the permutation's tile must be a
 
 // Every array is dense and row-major, on the device. Weights in nn.Linear's layout: [E][n][k].
 struct ExpertGemmParams {
-  float* out;                  // [capacity, n]; padding and tail rows get zeros
+  float* out;                  // [capacity, n]; padding rows get zeros, the tail past offsets[E] is not written
   const float* a;              // gate/up: x [tokens, k], row slot / top_k; down: h [capacity, k], row r
   const float* w;              // gate/up: w_gate; down: w_down. [num_experts, n, k]
   const float* w_up;           // gate/up: [num_experts, n, k]; down: unused (may be null)

@@ -1,7 +1,8 @@
 // rollout/cuda grouped expert GEMMs and combine against their CPU references
 // (expert_swiglu_reference / expert_down_reference in rollout/expert_ffn.h, combine() in
 // rollout/moe_routing.h) on a random routing at OLMoE's expert count and top-k, sizes that are no
-// multiple of the tiles, with vector and scalar loads, a decode step and full tiles; a token's output is the same bits alone and in a batch; validation runs
+// multiple of the tiles, with vector and scalar loads, a decode step and full tiles, the tail past
+// the rows in use left unwritten; a token's output is the same bits alone and in a batch; validation runs
 // without a device.
 #include <cuda_runtime.h>
 #include <doctest/doctest.h>
@@ -45,13 +46,27 @@ struct Weights {
   std::vector<float> gate, up, down;
 };
 
+// What the expert GEMMs' outputs hold before a launch: rows past offsets[E] (the tail) must keep it.
+constexpr float kUnwritten = 7.0f;
+
+// `rows` of `width` floats from a device output: the tail checked unwritten, then zeroed as the
+// references give it.
+std::vector<float> rows_in_use(const DeviceArray<float>& out, const ExpertPermutation& perm, int64_t width) {
+  auto host = out.to_host();
+  const auto in_use = size_t(perm.offsets.back() * width);
+  CHECK(std::all_of(host.begin() + int64_t(in_use), host.end(), [](float v) { return v == kUnwritten; }));
+  std::fill(host.begin() + int64_t(in_use), host.end(), 0.0f);
+  return host;
+}
+
 // The three kernels on the device for `routing` over `perm`; returns [tokens][hidden].
 std::vector<float> moe_on_device(const ExpertPermutation& perm, const Routing& routing, const std::vector<float>& x,
                                  const Weights& w, const ExpertFfnShape& s, std::vector<float>* h_out = nullptr,
                                  std::vector<float>* y_out = nullptr) {
   DeviceArray<float> dx(x), gate(w.gate), up(w.up), down(w.down), weights(routing.weights);
   DeviceArray<int32_t> offsets(perm.offsets), slot_of_row(perm.slot_of_row), row_of_slot(perm.row_of_slot);
-  DeviceArray<float> h(size_t(perm.capacity * s.intermediate)), y(size_t(perm.capacity * s.hidden));
+  DeviceArray<float> h(std::vector<float>(size_t(perm.capacity * s.intermediate), kUnwritten));
+  DeviceArray<float> y(std::vector<float>(size_t(perm.capacity * s.hidden), kUnwritten));
   DeviceArray<float> out(size_t(perm.tokens * s.hidden));
   ExpertGemmParams p{h.get(), dx.get(), gate.get(), up.get(), offsets.get(), slot_of_row.get(), perm.capacity,
                      perm.tokens, int32_t(perm.top_k), int32_t(s.num_experts), int32_t(perm.tile),
@@ -64,8 +79,8 @@ std::vector<float> moe_on_device(const ExpertPermutation& perm, const Routing& r
                        int32_t(perm.top_k), int32_t(s.hidden)},
                       nullptr);
   R1_CUDA_CHECK(cudaDeviceSynchronize());
-  if (h_out) *h_out = h.to_host();
-  if (y_out) *y_out = y.to_host();
+  if (h_out) *h_out = rows_in_use(h, perm, s.intermediate);
+  if (y_out) *y_out = rows_in_use(y, perm, s.hidden);
   return out.to_host();
 }
 
@@ -185,7 +200,8 @@ TEST_CASE("expert GEMM kernels with bf16 weights equal the fp32 kernels on the w
   DeviceArray<float> dx(x);
   DeviceArray<uint16_t> gate(bf16_bits(w.gate)), up(bf16_bits(w.up)), down(bf16_bits(w.down));
   DeviceArray<int32_t> offsets(perm.offsets), slot_of_row(perm.slot_of_row);
-  DeviceArray<float> h(size_t(perm.capacity * s.intermediate)), y(size_t(perm.capacity * s.hidden));
+  DeviceArray<float> h(std::vector<float>(size_t(perm.capacity * s.intermediate), kUnwritten));
+  DeviceArray<float> y(std::vector<float>(size_t(perm.capacity * s.hidden), kUnwritten));
   ExpertGemmParams p{h.get(), dx.get(), nullptr, nullptr, offsets.get(), slot_of_row.get(), perm.capacity,
                      perm.tokens, int32_t(perm.top_k), int32_t(s.num_experts), int32_t(perm.tile),
                      int32_t(s.intermediate), int32_t(s.hidden), gate.get(), up.get()};
@@ -195,6 +211,6 @@ TEST_CASE("expert GEMM kernels with bf16 weights equal the fp32 kernels on the w
        down.get(), nullptr};
   expert_down_forward(p, nullptr);
   R1_CUDA_CHECK(cudaDeviceSynchronize());
-  CHECK(h.to_host() == h32);
-  CHECK(y.to_host() == y32);
+  CHECK(rows_in_use(h, perm, s.intermediate) == h32);
+  CHECK(rows_in_use(y, perm, s.hidden) == y32);
 }
