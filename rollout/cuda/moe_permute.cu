@@ -12,7 +12,8 @@
 //    the counts), then a block-wide exclusive scan over experts of the tile-padded counts.
 // 3. scatter: each slot adds the two prefixes to its rank and writes both maps.
 // Work is O(slots * 256 + chunks * experts); the scan's one block walks the chunks serially, which
-// is cheap at rollout batch sizes (512 chunks = 131072 slots).
+// is cheap at rollout batch sizes (512 chunks = 131072 slots). A step of one chunk (decode at small
+// batch) runs all of it in one block and one launch (permute_small_kernel).
 #include "rollout/cuda/moe_permute.h"
 
 #include <algorithm>
@@ -27,6 +28,7 @@ namespace {
 
 constexpr int kChunk = 256;          // slots per block in the rank and scatter kernels
 constexpr int kMaxScanThreads = 1024;
+constexpr int kMaxSmallExperts = 1024;  // permute_small_kernel keeps counts and offsets in shared memory
 constexpr int64_t kInt32Max = std::numeric_limits<int32_t>::max();
 
 int64_t chunks_for(int64_t slots) { return (slots + kChunk - 1) / kChunk; }
@@ -106,6 +108,63 @@ __global__ void scatter_kernel(const int32_t* expert_ids, int64_t slots, int32_t
   slot_of_row[row] = static_cast<int32_t>(slot);
 }
 
+// The whole permutation in one block, for a step of at most kChunk slots (decode at small batch:
+// 32 tokens at top-8): the -1 fill, the ranks, the scan and the scatter of the kernels above, in
+// the same arithmetic, one launch instead of two memsets and three kernels. blockDim.x >= kChunk.
+__global__ void permute_small_kernel(MoePermuteParams p, int64_t slots) {
+  __shared__ int32_t ids[kChunk];
+  __shared__ int32_t counts[kMaxSmallExperts], offsets[kMaxSmallExperts];
+  __shared__ int32_t partial[kMaxScanThreads];
+  __shared__ int32_t carry;
+  const int tid = threadIdx.x, threads = blockDim.x, experts = p.num_experts;
+  for (int64_t row = tid; row < p.capacity; row += threads) p.slot_of_row[row] = -1;
+  for (int e = tid; e < experts; e += threads) counts[e] = 0;
+  if (tid < kChunk) {
+    int32_t id = tid < slots ? p.expert_ids[tid] : -1;
+    ids[tid] = id >= 0 && id < experts ? id : -1;  // out of range: in no count, row -1
+  }
+  if (tid == 0) carry = 0;
+  __syncthreads();
+  const int32_t id = tid < kChunk ? ids[tid] : -1;
+  int32_t rank = 0;
+  if (tid < slots && id >= 0) {
+    bool last = true;
+    for (int j = 0; j < kChunk; ++j) {  // a broadcast read, as in rank_kernel
+      if (ids[j] != id) continue;
+      if (j < tid) ++rank;
+      else if (j > tid) last = false;
+    }
+    if (last) counts[id] = rank + 1;  // one writer per expert
+  }
+  __syncthreads();
+  for (int base = 0; base < experts; base += threads) {  // scan_kernel's exclusive scan of padded counts
+    const int e = base + tid;
+    const int32_t padded = e < experts ? (counts[e] + p.tile - 1) / p.tile * p.tile : 0;
+    partial[tid] = padded;
+    __syncthreads();
+    for (int stride = 1; stride < threads; stride *= 2) {
+      const int32_t add = tid >= stride ? partial[tid - stride] : 0;
+      __syncthreads();
+      partial[tid] += add;
+      __syncthreads();
+    }
+    if (e < experts) {
+      offsets[e] = carry + partial[tid] - padded;
+      p.offsets[e] = offsets[e];
+      p.counts[e] = counts[e];
+    }
+    __syncthreads();  // every thread has read carry
+    if (tid == threads - 1) carry += partial[tid];
+    __syncthreads();
+  }
+  if (tid == 0) p.offsets[experts] = carry;
+  if (tid < slots) {  // after the barriers: the -1 fill above is done
+    const int32_t row = id >= 0 ? offsets[id] + rank : -1;
+    p.row_of_slot[tid] = row;
+    if (row >= 0) p.slot_of_row[row] = tid;
+  }
+}
+
 }  // namespace
 
 size_t moe_permute_workspace_bytes(int64_t slots, int32_t num_experts) {
@@ -130,6 +189,12 @@ void moe_permute_forward(const MoePermuteParams& p, cudaStream_t stream) {
     R1_ASSERT(p.workspace != nullptr, "moe_permute: workspace is null");
   }
 
+  const int scan_threads = static_cast<int>(std::min<int64_t>((p.num_experts + 31) / 32 * 32, kMaxScanThreads));
+  if (slots <= kChunk && p.num_experts <= kMaxSmallExperts) {  // one launch (permute_small_kernel)
+    permute_small_kernel<<<1, std::max(scan_threads, kChunk), 0, stream>>>(p, slots);
+    R1_CUDA_CHECK(cudaGetLastError());
+    return;
+  }
   const int64_t chunks = chunks_for(slots);
   auto* chunk_counts = static_cast<int32_t*>(p.workspace);
   if (p.capacity > 0) {
@@ -141,7 +206,6 @@ void moe_permute_forward(const MoePermuteParams& p, cudaStream_t stream) {
                                                                            p.row_of_slot, chunk_counts);
     R1_CUDA_CHECK(cudaGetLastError());
   }
-  const int scan_threads = static_cast<int>(std::min<int64_t>((p.num_experts + 31) / 32 * 32, kMaxScanThreads));
   scan_kernel<<<1, scan_threads, 0, stream>>>(chunk_counts, chunks, p.num_experts, p.tile, p.counts, p.offsets);
   R1_CUDA_CHECK(cudaGetLastError());
   if (slots > 0) {

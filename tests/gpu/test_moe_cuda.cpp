@@ -281,7 +281,7 @@ TEST_CASE("gpu: moe_permute_forward matches permute() exactly") {
   R1_SKIP_WITHOUT_CUDA_DEVICE();
   uint32_t seed = 200;
   for (const int64_t experts : {8, 256}) {
-    for (const int64_t tokens : {0, 1, 5, 3000}) {
+    for (const int64_t tokens : {0, 1, 5, 32, 33, 3000}) {  // one chunk (one launch) up to 256 slots
       const int64_t top_k = experts == 8 ? 2 : 8;
       const RouterConfig config = router(experts, top_k, RouterScoring::softmax);
       const Routing routed = route(config, on_grid(size_t(tokens * experts), kSoftmaxGrid, ++seed), tokens);
