@@ -666,33 +666,40 @@ void CudaRunner::upload_inputs(const std::vector<int32_t>& tokens, const std::ve
   struct Part {
     const void* host;
     size_t bytes;
-    void** device;
+    size_t offset = 0;
   };
-  const Part parts[] = {
-      {tokens.data(), tokens.size() * sizeof(int32_t), reinterpret_cast<void**>(&s_->tokens)},
-      {positions.data(), positions.size() * sizeof(int32_t), reinterpret_cast<void**>(&s_->positions)},
-      {slots.data(), slots.size() * sizeof(int64_t), reinterpret_cast<void**>(&s_->slots)},
-      {query_seqs.data(), query_seqs.size() * sizeof(int32_t), reinterpret_cast<void**>(&s_->query_seqs)},
-      {draw_rows.data(), draw_rows.size() * sizeof(int32_t), reinterpret_cast<void**>(&s_->draw_rows)},
-      {params.data(), params.size() * sizeof(FusedSamplingParams), reinterpret_cast<void**>(&s_->params)},
-      {context_lens.data(), context_lens.size() * sizeof(int32_t), reinterpret_cast<void**>(&s_->context_lens)},
-      {block_tables.data(), block_tables.size() * sizeof(int32_t), reinterpret_cast<void**>(&s_->block_tables)},
+  Part parts[] = {
+      {tokens.data(), tokens.size() * sizeof(int32_t)},
+      {positions.data(), positions.size() * sizeof(int32_t)},
+      {slots.data(), slots.size() * sizeof(int64_t)},
+      {query_seqs.data(), query_seqs.size() * sizeof(int32_t)},
+      {draw_rows.data(), draw_rows.size() * sizeof(int32_t)},
+      {params.data(), params.size() * sizeof(FusedSamplingParams)},
+      {context_lens.data(), context_lens.size() * sizeof(int32_t)},
+      {block_tables.data(), block_tables.size() * sizeof(int32_t)},
   };
   size_t total = 0;
-  for (const auto& part : parts) total = aligned(total) + part.bytes;
+  for (auto& part : parts) {
+    part.offset = aligned(total);
+    total = part.offset + part.bytes;
+  }
   // A step ends synchronised (fetch_outputs), so the staging is free; one that threw midway may
   // have left its copy in flight: wait for it before the staging is rewritten or reallocated.
   if (staging_in_flight_) R1_CUDA_CHECK(cudaStreamSynchronize(stream_));
   staging_in_flight_ = false;
   char* host = staging_in_.ensure(total);
   char* device = s_->inputs.ensure(total);
-  size_t offset = 0;
-  for (const auto& part : parts) {
-    offset = aligned(offset);
-    if (part.bytes > 0) std::memcpy(host + offset, part.host, part.bytes);
-    *part.device = device + offset;
-    offset += part.bytes;
-  }
+  for (const auto& part : parts)
+    if (part.bytes > 0) std::memcpy(host + part.offset, part.host, part.bytes);
+  auto at = [&](int i) { return device + parts[i].offset; };
+  s_->tokens = reinterpret_cast<int32_t*>(at(0));
+  s_->positions = reinterpret_cast<int32_t*>(at(1));
+  s_->slots = reinterpret_cast<int64_t*>(at(2));
+  s_->query_seqs = reinterpret_cast<int32_t*>(at(3));
+  s_->draw_rows = reinterpret_cast<int32_t*>(at(4));
+  s_->params = reinterpret_cast<FusedSamplingParams*>(at(5));
+  s_->context_lens = reinterpret_cast<int32_t*>(at(6));
+  s_->block_tables = reinterpret_cast<int32_t*>(at(7));
   if (total > 0) R1_CUDA_CHECK(cudaMemcpyAsync(device, host, total, cudaMemcpyHostToDevice, stream_));
   staging_in_flight_ = total > 0;
 }
