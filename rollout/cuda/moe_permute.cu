@@ -57,26 +57,16 @@ __global__ void rank_kernel(const int32_t* expert_ids, int64_t slots, int32_t ex
   if (last) chunk_counts[int64_t(blockIdx.x) * experts + id] = rank + 1;
 }
 
-// One block. chunk_counts[c][e] becomes the slots of e in chunks before c.
-__global__ void scan_kernel(int32_t* chunk_counts, int64_t chunks, int32_t experts, int32_t tile, int32_t* counts,
-                            int32_t* offsets) {
+// offsets[e] = the tile-padded counts of the experts before e, offsets[experts] = their total: an
+// exclusive, block-wide (Hillis-Steele) scan per blockDim.x experts. Every thread of the block
+// calls it (it has barriers); counts are read after its first barrier. No sum overflows: the
+// padded total is at most the capacity, checked to fit int32.
+__device__ void scan_padded_counts(const int32_t* counts, int32_t experts, int32_t tile, int32_t* offsets) {
   __shared__ int32_t partial[kMaxScanThreads];
   __shared__ int32_t carry;
   const int tid = threadIdx.x, threads = blockDim.x;
-  for (int e = tid; e < experts; e += threads) {
-    int32_t total = 0;
-    for (int64_t c = 0; c < chunks; ++c) {  // threads take consecutive experts: coalesced rows
-      int32_t* entry = chunk_counts + c * experts + e;
-      const int32_t n = *entry;
-      *entry = total;
-      total += n;
-    }
-    counts[e] = total;
-  }
   if (tid == 0) carry = 0;
   __syncthreads();
-  // Exclusive scan of the padded counts, a block-wide (Hillis-Steele) scan per `threads` experts.
-  // No sum overflows: the padded total is at most the capacity, checked to fit int32.
   for (int base = 0; base < experts; base += threads) {
     const int e = base + tid;
     const int32_t padded = e < experts ? (counts[e] + tile - 1) / tile * tile : 0;
@@ -96,6 +86,24 @@ __global__ void scan_kernel(int32_t* chunk_counts, int64_t chunks, int32_t exper
   if (tid == 0) offsets[experts] = carry;
 }
 
+// One block. chunk_counts[c][e] becomes the slots of e in chunks before c.
+__global__ void scan_kernel(int32_t* chunk_counts, int64_t chunks, int32_t experts, int32_t tile, int32_t* counts,
+                            int32_t* offsets) {
+  const int tid = threadIdx.x, threads = blockDim.x;
+  for (int e = tid; e < experts; e += threads) {
+    int32_t total = 0;
+    for (int64_t c = 0; c < chunks; ++c) {  // threads take consecutive experts: coalesced rows
+      int32_t* entry = chunk_counts + c * experts + e;
+      const int32_t n = *entry;
+      *entry = total;
+      total += n;
+    }
+    counts[e] = total;
+  }
+  __syncthreads();
+  scan_padded_counts(counts, experts, tile, offsets);
+}
+
 __global__ void scatter_kernel(const int32_t* expert_ids, int64_t slots, int32_t experts,
                                const int32_t* chunk_prefix, const int32_t* offsets, int32_t* row_of_slot,
                                int32_t* slot_of_row) {
@@ -113,9 +121,7 @@ __global__ void scatter_kernel(const int32_t* expert_ids, int64_t slots, int32_t
 // the same arithmetic, one launch instead of two memsets and three kernels. blockDim.x >= kChunk.
 __global__ void permute_small_kernel(MoePermuteParams p, int64_t slots) {
   __shared__ int32_t ids[kChunk];
-  __shared__ int32_t counts[kMaxSmallExperts], offsets[kMaxSmallExperts];
-  __shared__ int32_t partial[kMaxScanThreads];
-  __shared__ int32_t carry;
+  __shared__ int32_t counts[kMaxSmallExperts], offsets[kMaxSmallExperts + 1];
   const int tid = threadIdx.x, threads = blockDim.x, experts = p.num_experts;
   for (int64_t row = tid; row < p.capacity; row += threads) p.slot_of_row[row] = -1;
   for (int e = tid; e < experts; e += threads) counts[e] = 0;
@@ -123,7 +129,6 @@ __global__ void permute_small_kernel(MoePermuteParams p, int64_t slots) {
     int32_t id = tid < slots ? p.expert_ids[tid] : -1;
     ids[tid] = id >= 0 && id < experts ? id : -1;  // out of range: in no count, row -1
   }
-  if (tid == 0) carry = 0;
   __syncthreads();
   const int32_t id = tid < kChunk ? ids[tid] : -1;
   int32_t rank = 0;
@@ -136,28 +141,12 @@ __global__ void permute_small_kernel(MoePermuteParams p, int64_t slots) {
     }
     if (last) counts[id] = rank + 1;  // one writer per expert
   }
-  __syncthreads();
-  for (int base = 0; base < experts; base += threads) {  // scan_kernel's exclusive scan of padded counts
-    const int e = base + tid;
-    const int32_t padded = e < experts ? (counts[e] + p.tile - 1) / p.tile * p.tile : 0;
-    partial[tid] = padded;
-    __syncthreads();
-    for (int stride = 1; stride < threads; stride *= 2) {
-      const int32_t add = tid >= stride ? partial[tid - stride] : 0;
-      __syncthreads();
-      partial[tid] += add;
-      __syncthreads();
-    }
-    if (e < experts) {
-      offsets[e] = carry + partial[tid] - padded;
-      p.offsets[e] = offsets[e];
-      p.counts[e] = counts[e];
-    }
-    __syncthreads();  // every thread has read carry
-    if (tid == threads - 1) carry += partial[tid];
-    __syncthreads();
+  scan_padded_counts(counts, experts, p.tile, offsets);  // its barriers order the counts above
+  __syncthreads();  // offsets[experts] is written after its last barrier
+  for (int e = tid; e <= experts; e += threads) {
+    p.offsets[e] = offsets[e];
+    if (e < experts) p.counts[e] = counts[e];
   }
-  if (tid == 0) p.offsets[experts] = carry;
   if (tid < slots) {  // after the barriers: the -1 fill above is done
     const int32_t row = id >= 0 ? offsets[id] + rank : -1;
     p.row_of_slot[tid] = row;

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "common/error.h"
 #include "rollout/cuda/cuda_check.h"
 #include "rollout/bf16.h"
 #include "rollout/cuda/device_array.h"
@@ -54,6 +55,17 @@ inline bool is_bf16_rounding_of(const std::vector<uint16_t>& bits, const std::ve
     if (values[i] != values[i] ? !nan_bits : bits[i] != rollout::bf16_bits(values[i])) return false;
   }
   return true;
+}
+
+// A launcher's validation: `refused(what, mutate)` applies `mutate` to a copy of the valid `ok`
+// parameters and expects `launch` to throw r1::InternalError naming `what` (before any device work).
+template <class Params, class Launch>
+auto refusals_of(const Params& ok, Launch launch) {
+  return [ok, launch](const char* what, auto mutate) {
+    Params p = ok;
+    mutate(p);
+    CHECK_THROWS_WITH_AS(launch(p), doctest::Contains(what), r1::InternalError);
+  };
 }
 
 // The refusals both attention launchers share (their params have out, q and fp32 / bf16 pools):

@@ -20,11 +20,13 @@
 #include "rollout/expert_ffn.h"
 #include "rollout/moe_routing.h"
 #include "tests/gpu/cuda_test_support.h"
+#include "tests/float_compare.h"
 #include "tests/random_values.h"
 
 using namespace r1::rollout;
 using namespace r1::rollout::kernels;
 using r1::gpu_test::DeviceArray;
+using r1::test::max_abs_diff;
 using r1::test::uniform_floats;
 
 namespace {
@@ -82,16 +84,6 @@ std::vector<float> moe_on_device(const ExpertPermutation& perm, const Routing& r
   if (h_out) *h_out = rows_in_use(h, perm, s.intermediate);
   if (y_out) *y_out = rows_in_use(y, perm, s.hidden);
   return out.to_host();
-}
-
-double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
-  if (a.size() != b.size()) return 1e30;
-  double worst = 0.0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    const double d = std::abs(double(a[i]) - double(b[i]));
-    if (!(d <= worst)) worst = d;  // NaN propagates as a failure
-  }
-  return worst;
 }
 
 }  // namespace

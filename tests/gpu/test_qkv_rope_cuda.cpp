@@ -17,11 +17,13 @@
 #include "rollout/rmsnorm_reference.h"
 #include "rollout/rotary.h"
 #include "tests/gpu/cuda_test_support.h"
+#include "tests/float_compare.h"
 #include "tests/random_values.h"
 
 using namespace r1::rollout;
 using namespace r1::rollout::kernels;
 using r1::gpu_test::DeviceArray;
+using r1::test::max_abs_diff;
 using r1::test::uniform_floats;
 
 namespace {
@@ -30,16 +32,6 @@ struct Case {
   int32_t q_heads, kv_heads, head_dim, rope_dim;
   bool bias, norms, bf16_pool;
 };
-
-double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
-  if (a.size() != b.size()) return 1e30;
-  double worst = 0.0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    const double d = std::abs(double(a[i]) - double(b[i]));
-    if (!(d <= worst)) worst = d;  // NaN propagates as a failure
-  }
-  return worst;
-}
 
 void check_case(const Case& c) {
   const int64_t tokens = 6, max_position = 64, pool_rows = 16;
@@ -142,11 +134,7 @@ TEST_CASE("qkv_rope refuses bad parameters (no device needed)") {
   ok.max_position = 8;
   static float pool[1];
   ok.k_pool = ok.v_pool = pool;
-  auto refused = [&](const char* what, auto mutate) {
-    QkvRopeParams p = ok;
-    mutate(p);
-    CHECK_THROWS_WITH_AS(qkv_rope_forward(p, nullptr), doctest::Contains(what), r1::InternalError);
-  };
+  const auto refused = r1::gpu_test::refusals_of(ok, [](const QkvRopeParams& p) { qkv_rope_forward(p, nullptr); });
   refused("head_dim = 1024", [](auto& p) { p.head_dim = 1024; });
   refused("rope_dim = 63", [](auto& p) { p.rope_dim = 63; });
   refused("q_norm and k_norm go together", [](auto& p) { p.q_norm = pool; });

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "rollout/paged_attention.h"
+#include "tests/float_compare.h"
 #include "tests/random_values.h"
 
 namespace r1::paged_attention_test {
@@ -91,15 +92,6 @@ inline std::vector<float> rows_of(const std::vector<float>& out, const PagedAtte
   return {out.begin() + seq * per_seq, out.begin() + (seq + 1) * per_seq};
 }
 
-inline double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
-  if (a.size() != b.size()) return std::numeric_limits<double>::infinity();
-  double worst = 0.0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    const double diff = std::abs(double(a[i]) - double(b[i]));
-    if (std::isnan(diff)) return std::numeric_limits<double>::infinity();  // a NaN read is a failure
-    worst = std::max(worst, diff);
-  }
-  return worst;
-}
+using r1::test::max_abs_diff;  // tests/float_compare.h
 
 }  // namespace r1::paged_attention_test
