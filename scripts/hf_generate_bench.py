@@ -34,7 +34,10 @@ def main() -> int:
     config = transformers.AutoConfig.for_model(model_type, **config_dict)
     torch.manual_seed(args.seed)
     dtype = torch.bfloat16 if args.dtype == "bfloat16" else torch.float32
-    model = transformers.AutoModelForCausalLM.from_config(config, torch_dtype=dtype)
+    # Built on the device itself: random init of OLMoE's 6.9B parameters on the host, then a copy,
+    # would cost the bench minutes per batch size on a short device lease.
+    with torch.device(args.device):
+        model = transformers.AutoModelForCausalLM.from_config(config, torch_dtype=dtype)
     model.to(args.device).eval()
 
     prompts = torch.randint(0, config.vocab_size, (args.batch, args.prompt_tokens), device=args.device)
