@@ -363,13 +363,19 @@ void CudaRunner::rmsnorm(float* out, const float* x, const DeviceArray<float>& w
   k::rmsnorm_forward({out, x, weight.get(), rows, cols, static_cast<float>(eps)}, stream_);
 }
 
-void CudaRunner::residual_norm(float* x, const float* residual, const DeviceArray<float>& weight, int64_t rows) {
+void CudaRunner::residual_norm(float* x, const float* residual, const DeviceArray<float>& weight, int64_t rows,
+                               const std::optional<kernels::RmsNormMoeResidual>& routed) {
   const auto& c = config();
   const auto count = size_t(rows * c.hidden_size);
   k::RmsNormParams p{s_->normed.ensure(count), x, weight.get(), rows, c.hidden_size, static_cast<float>(c.rms_norm_eps)};
+  p.out_bf16 = bf16_gemm_inputs() ? s_->normed_bf16.ensure(count) : nullptr;
+  if (routed) {  // the MoE feed-forward's combine in place of `residual`
+    p.sum = x;
+    k::rmsnorm_forward(p, *routed, stream_);
+    return;
+  }
   p.residual = residual;
   p.sum = residual != nullptr ? x : nullptr;
-  p.out_bf16 = bf16_gemm_inputs() ? s_->normed_bf16.ensure(count) : nullptr;
   k::rmsnorm_forward(p, stream_);
 }
 
@@ -537,9 +543,13 @@ void CudaRunner::mla_attention(int64_t index, const StepShape& shape, float* out
   linear(layer.o, lifted, n, out);
 }
 
-void CudaRunner::feed_forward(const Layer& layer, int64_t tokens, int32_t* expert_ids, float* out) {
+std::optional<k::RmsNormMoeResidual> CudaRunner::feed_forward(const Layer& layer, int64_t tokens, int32_t* expert_ids,
+                                                              float* out) {
   const float* x = s_->normed.get();
-  if (!layer.moe) return mlp(layer.mlp, x, normed_bf16(), tokens, out);
+  if (!layer.moe) {
+    mlp(layer.mlp, x, normed_bf16(), tokens, out);
+    return std::nullopt;
+  }
   const auto& c = config();
   const int64_t hidden = c.hidden_size, experts = c.num_experts, top_k = c.num_experts_per_token;
   const int32_t tile = k::kExpertGemmTileRows;
@@ -605,20 +615,21 @@ void CudaRunner::feed_forward(const Layer& layer, int64_t tokens, int32_t* exper
   down.n = int32_t(hidden);
   down.k = int32_t(c.expert_intermediate_size);
   k::expert_down_forward(down, stream_);
-  k::moe_combine_forward({out, down.out, route.weights, perm.row_of_slot, tokens, capacity, int32_t(top_k),
+  const k::RmsNormMoeResidual routed{down.out, route.weights, perm.row_of_slot, capacity, int32_t(top_k)};
+  if (!layer.has_shared) return routed;  // combined by the next norm, never stored (residual_norm)
+  k::moe_combine_forward({out, routed.expert_out, routed.weights, routed.row_of_slot, tokens, capacity, routed.top_k,
                           int32_t(hidden)},
                          stream_);
-
-  if (layer.has_shared) {  // added after the routed experts, as transformers
-    float* shared = s_->attn.ensure(size_t(tokens * hidden));
-    mlp(layer.shared, x, normed_bf16(), tokens, shared);
-    if (layer.shared_gate.out > 0) {  // Qwen2-MoE: sigmoid(x . w) per token
-      float* gate = s_->k.ensure(size_t(tokens));
-      linear(layer.shared_gate, x, tokens, gate, normed_bf16());
-      k::sigmoid_scale_rows_forward(shared, gate, tokens, hidden, stream_);
-    }
-    k::add_forward(out, shared, tokens * hidden, stream_);
+  // The shared expert, added after the routed experts, as transformers.
+  float* shared = s_->attn.ensure(size_t(tokens * hidden));
+  mlp(layer.shared, x, normed_bf16(), tokens, shared);
+  if (layer.shared_gate.out > 0) {  // Qwen2-MoE: sigmoid(x . w) per token
+    float* gate = s_->k.ensure(size_t(tokens));
+    linear(layer.shared_gate, x, tokens, gate, normed_bf16());
+    k::sigmoid_scale_rows_forward(shared, gate, tokens, hidden, stream_);
   }
+  k::add_forward(out, shared, tokens * hidden, stream_);
+  return std::nullopt;
 }
 
 std::vector<const void*> CudaRunner::Scratch::addresses() const {
@@ -714,16 +725,18 @@ void CudaRunner::device_step(const StepShape& shape) {
   else k::gather_rows_forward(x, embed_.bf16.get(), s_->tokens, n, hidden, c.vocab_size, stream_);
   // The residual stream x: each layer's attention and feed-forward outputs land in `out`, and are
   // added to x by the norm that follows them (residual_norm), the last by the final norm.
+  // A MoE feed-forward without a shared expert leaves its combine to that norm (`routed`).
   int64_t moe_layer = 0;
+  std::optional<k::RmsNormMoeResidual> routed;
   for (int64_t l = 0; l < int64_t(layers_.size()); ++l) {
     const Layer& layer = layers_[size_t(l)];
-    residual_norm(x, l == 0 ? nullptr : out, layer.input_norm, n);
+    residual_norm(x, l == 0 ? nullptr : out, layer.input_norm, n, routed);
     if (c.is_mla()) mla_attention(l, shape, out);
     else gqa_attention(l, shape, out);
     residual_norm(x, out, layer.post_norm, n);
-    feed_forward(layer, n, layer.moe ? expert_ids + (moe_layer++) * n * top_k : nullptr, out);
+    routed = feed_forward(layer, n, layer.moe ? expert_ids + (moe_layer++) * n * top_k : nullptr, out);
   }
-  residual_norm(x, layers_.empty() ? nullptr : out, final_norm_, n);  // the final hidden states: s_->normed
+  residual_norm(x, layers_.empty() ? nullptr : out, final_norm_, n, routed);  // the final hidden states: s_->normed
   if (shape.draws == 0) return;
   float* logits = s_->logits.ensure(size_t(shape.draws * c.vocab_size));
   if (bf16_gemm_inputs()) {  // the output GEMM reads the drawn rows' bf16 copies only

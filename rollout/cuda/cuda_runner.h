@@ -17,9 +17,10 @@
 //   after another): q, k and v are one GEMM over their weights side by side, and its epilogue one
 //   kernel (split, bias, Qwen3's per-head norms, RoPE, q out, k and v into the pool:
 //   cuda/qkv_rope.h); gate and up are one GEMM, the SwiGLU reads it whole; each residual add is
-//   fused into the RMSNorm that follows it, and the norms and the SwiGLU store the bf16 copy the
-//   next GEMM reads. A GQA layer is about 12 launches instead of 28. The fused kernels compute
-//   what the separate ones did, the same adds bit for bit; the per-head norm's sum of squares is a
+//   fused into the RMSNorm that follows it (a MoE layer's expert combine too, when it has no
+//   shared expert), and the norms and the SwiGLU store the bf16 copy the next GEMM reads. A
+//   dense GQA layer is 10 launches instead of 28. The fused kernels compute what the separate
+//   ones did, the same adds bit for bit; the per-head norm's sum of squares is a
 //   warp's rather than a block's, and cuBLAS may round a fused GEMM's shape differently.
 // - Attention: GQA decode steps take split-KV paged decode attention (64-position splits, a fixed
 //   size: a sequence's result does not depend on the batch); prefill chunks, mixed steps and MLA
@@ -72,12 +73,14 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "policy/transformer.h"
 #include "rollout/cuda/device_array.h"
+#include "rollout/cuda/rmsnorm.h"  // RmsNormMoeResidual
 #include "rollout/engine_weights.h"  // WeightRefresh
 #include "rollout/model_tensors.h"   // LinearTensors
 #include "rollout/policy_runner.h"
@@ -228,13 +231,18 @@ class CudaRunner : public PolicyRunner {
   const uint16_t* normed_bf16() const { return bf16_gemm_inputs() ? s_->normed_bf16.get() : nullptr; }
   void mlp(const Mlp& m, const float* x, const uint16_t* x_bf16, int64_t rows, float* y);
   void rmsnorm(float* out, const float* x, const DeviceArray<float>& weight, int64_t rows, int64_t cols, double eps);
-  // s_->normed (and its bf16 copy) = norm(x + residual), the sum stored back into x; no residual: norm(x).
-  void residual_norm(float* x, const float* residual, const DeviceArray<float>& weight, int64_t rows);
+  // s_->normed (and its bf16 copy) = norm(x + residual), the sum stored back into x; no residual:
+  // norm(x). With `routed`, the residual is that MoE layer's expert combine instead (never stored).
+  void residual_norm(float* x, const float* residual, const DeviceArray<float>& weight, int64_t rows,
+                     const std::optional<kernels::RmsNormMoeResidual>& routed = std::nullopt);
   void rope(float* x, int64_t tokens, int64_t heads, int64_t token_stride, int64_t head_stride);
   void gqa_attention(int64_t index, const StepShape& shape, float* out);
   void mla_attention(int64_t index, const StepShape& shape, float* out);
   // out = the feed-forward of s_->normed; the experts chosen go to `expert_ids` ([tokens][top_k]).
-  void feed_forward(const Layer& layer, int64_t tokens, int32_t* expert_ids, float* out);
+  // A MoE layer without a shared expert writes no `out`: it returns its routed experts' outputs,
+  // which the next residual_norm combines (one launch and one [tokens][hidden] round trip fewer).
+  std::optional<kernels::RmsNormMoeResidual> feed_forward(const Layer& layer, int64_t tokens, int32_t* expert_ids,
+                                                         float* out);
   // Host checks of a step's inputs (what the device could not report).
   void validate(const StepInputs& in) const;
   // Copies a step's inputs (already padded to `shape`) into s_->inputs: laid out in the pinned

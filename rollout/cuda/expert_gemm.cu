@@ -22,6 +22,7 @@
 #include "common/error.h"
 #include "rollout/cuda/bf16.cuh"
 #include "rollout/cuda/cuda_check.h"
+#include "rollout/cuda/moe_combine.cuh"
 #include "rollout/cuda/warp_reduce.cuh"
 
 namespace r1::rollout::kernels {
@@ -162,15 +163,8 @@ __global__ void __launch_bounds__(kThreads, 2) expert_gemm_kernel(ExpertGemmPara
 
 __global__ void moe_combine_kernel(MoeCombineParams p) {
   for (int64_t t = blockIdx.x; t < p.tokens; t += gridDim.x) {
-    for (int d = threadIdx.x; d < p.hidden; d += blockDim.x) {
-      float acc = 0.0f;
-      for (int s = 0; s < p.top_k; ++s) {
-        const int32_t row = p.row_of_slot[t * p.top_k + s];
-        acc = row >= 0 && row < p.capacity ? fmaf(p.weights[t * p.top_k + s], p.expert_out[int64_t(row) * p.hidden + d], acc)
-                                           : NAN;
-      }
-      p.out[t * p.hidden + d] = acc;
-    }
+    for (int d = threadIdx.x; d < p.hidden; d += blockDim.x)
+      p.out[t * p.hidden + d] = moe_combined(p.expert_out, p.weights, p.row_of_slot, p.capacity, p.top_k, p.hidden, t, d);
   }
 }
 

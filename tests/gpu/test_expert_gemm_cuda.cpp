@@ -2,7 +2,7 @@
 // (expert_swiglu_reference / expert_down_reference in rollout/expert_ffn.h, combine() in
 // rollout/moe_routing.h) on a random routing at OLMoE's expert count and top-k, sizes that are no
 // multiple of the tiles, with vector and scalar loads, a decode step and full tiles, the tail past
-// the rows in use left unwritten; a token's output is the same bits alone and in a batch; validation runs
+// the rows in use left unwritten; the combine fused into the next RMSNorm gives the same bits; a token's output is the same bits alone and in a batch; validation runs
 // without a device.
 #include <cuda_runtime.h>
 #include <doctest/doctest.h>
@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -17,6 +18,7 @@
 #include "rollout/cuda/cuda_check.h"
 #include "rollout/bf16.h"
 #include "rollout/cuda/expert_gemm.h"
+#include "rollout/cuda/rmsnorm.h"
 #include "rollout/expert_ffn.h"
 #include "rollout/moe_routing.h"
 #include "tests/gpu/cuda_test_support.h"
@@ -205,4 +207,62 @@ TEST_CASE("expert GEMM kernels with bf16 weights equal the fp32 kernels on the w
   R1_CUDA_CHECK(cudaDeviceSynchronize());
   CHECK(rows_in_use(h, perm, s.intermediate) == h32);
   CHECK(rows_in_use(y, perm, s.hidden) == y32);
+}
+
+TEST_CASE("the MoE combine fused into the next RMSNorm: refusals (no device needed)") {
+  static float one[1] = {1.0f};
+  static const int32_t row[1] = {0};
+  RmsNormParams p{one, one, one, 1, 1, 1e-6f};
+  const RmsNormMoeResidual moe{one, one, row, 1, 1};
+  CHECK_THROWS_WITH_AS(rmsnorm_forward(p, moe, nullptr), doctest::Contains("needs sum"), r1::InternalError);
+  p.sum = one;
+  p.residual = one;
+  CHECK_THROWS_WITH_AS(rmsnorm_forward(p, moe, nullptr), doctest::Contains("a MoE residual and a dense one"),
+                       r1::InternalError);
+  p.residual = nullptr;
+  CHECK_THROWS_WITH_AS(rmsnorm_forward(p, {one, one, nullptr, 1, 1}, nullptr),
+                       doctest::Contains("expert_out, weights or row_of_slot is null"), r1::InternalError);
+}
+
+TEST_CASE("gpu: the MoE combine fused into the next RMSNorm gives the separate launches' bits") {
+  R1_SKIP_WITHOUT_CUDA_DEVICE();
+  const int64_t tokens = 9, top_k = 4, capacity = 48;
+  for (const int64_t hidden : {200, 2048}) {
+    CAPTURE(hidden);
+    const auto expert_out = uniform_floats(size_t(capacity * hidden), -1.0f, 1.0f, 71);
+    const auto weights = uniform_floats(size_t(tokens * top_k), 0.05f, 1.0f, 72);
+    std::vector<int32_t> row_of_slot(size_t(tokens * top_k));
+    for (size_t i = 0; i < row_of_slot.size(); ++i) row_of_slot[i] = int32_t((i * 7) % capacity);
+    row_of_slot[5] = -1;  // token 1 has an invalid expert: NaN rows both ways
+    const auto x = uniform_floats(size_t(tokens * hidden), -2.0f, 2.0f, 73);
+    const auto norm = uniform_floats(size_t(hidden), 0.5f, 1.5f, 74);
+    DeviceArray<float> d_out(expert_out), d_weights(weights), d_norm(norm), combined(size_t(tokens * hidden));
+    DeviceArray<int32_t> d_rows(row_of_slot);
+    DeviceArray<float> x_separate(x), x_fused(x), normed_separate(x.size()), normed_fused(x.size());
+    DeviceArray<uint16_t> bf16_separate(x.size()), bf16_fused(x.size());
+
+    moe_combine_forward({combined.get(), d_out.get(), d_weights.get(), d_rows.get(), tokens, capacity, int32_t(top_k),
+                         int32_t(hidden)},
+                        nullptr);
+    RmsNormParams separate{normed_separate.get(), x_separate.get(), d_norm.get(), tokens, hidden, 1e-5f};
+    separate.residual = combined.get();
+    separate.sum = x_separate.get();
+    separate.out_bf16 = bf16_separate.get();
+    rmsnorm_forward(separate, nullptr);
+    RmsNormParams fused{normed_fused.get(), x_fused.get(), d_norm.get(), tokens, hidden, 1e-5f};
+    fused.sum = x_fused.get();
+    fused.out_bf16 = bf16_fused.get();
+    rmsnorm_forward(fused, {d_out.get(), d_weights.get(), d_rows.get(), capacity, int32_t(top_k)}, nullptr);
+    R1_CUDA_CHECK(cudaDeviceSynchronize());
+
+    auto same_bits = [](const std::vector<float>& a, const std::vector<float>& b) {
+      return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+    };
+    const auto sum = x_fused.to_host();
+    CHECK(same_bits(sum, x_separate.to_host()));
+    CHECK(same_bits(normed_fused.to_host(), normed_separate.to_host()));
+    CHECK(bf16_fused.to_host() == bf16_separate.to_host());
+    CHECK(std::isnan(sum[size_t(hidden) + 3]));  // token 1
+    CHECK(!std::isnan(sum[3]));
+  }
 }
