@@ -4,6 +4,7 @@
 // [0, capacity) (an invalid expert id) gives NaN.
 #pragma once
 
+#include <cmath>  // NAN, fmaf
 #include <cstdint>
 
 namespace r1::rollout::kernels {

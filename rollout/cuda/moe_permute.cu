@@ -119,7 +119,7 @@ __global__ void scatter_kernel(const int32_t* expert_ids, int64_t slots, int32_t
 // The whole permutation in one block, for a step of at most kChunk slots (decode at small batch:
 // 32 tokens at top-8): the -1 fill, the ranks, the scan and the scatter of the kernels above, in
 // the same arithmetic, one launch instead of two memsets and three kernels. blockDim.x >= kChunk.
-__global__ void permute_small_kernel(MoePermuteParams p, int64_t slots) {
+__global__ void __launch_bounds__(kMaxScanThreads) permute_small_kernel(MoePermuteParams p, int64_t slots) {
   __shared__ int32_t ids[kChunk];
   __shared__ int32_t counts[kMaxSmallExperts], offsets[kMaxSmallExperts + 1];
   const int tid = threadIdx.x, threads = blockDim.x, experts = p.num_experts;

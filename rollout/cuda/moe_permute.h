@@ -32,7 +32,8 @@ struct MoePermuteParams {
 size_t moe_permute_workspace_bytes(int64_t slots, int32_t num_experts);
 
 // Validates `params` (r1::InternalError on a bad one), then launches on `stream`, asynchronously:
-// two memsets and three kernels, no host synchronization. An expert id outside [0, num_experts)
+// two memsets and three kernels, or one kernel for a step of at most 256 slots and 1024 experts;
+// no host synchronization. An expert id outside [0, num_experts)
 // cannot be reported from the device: its slot gets row -1 and is left out of every count.
 void moe_permute_forward(const MoePermuteParams& params, cudaStream_t stream);
 

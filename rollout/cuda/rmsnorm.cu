@@ -43,7 +43,7 @@ struct MoeResidual {
 // reads it in the second. With a residual, the first pass stores x + residual to `sum`, and the
 // second reads it back (each thread its own elements).
 template <class Residual>
-__global__ void rmsnorm_kernel(RmsNormParams params, Residual residual) {
+__global__ void __launch_bounds__(kMaxThreads) rmsnorm_kernel(RmsNormParams params, Residual residual) {
   __shared__ float warp_sums[kMaxThreads / kWarpSize];
   for (int64_t row = blockIdx.x; row < params.rows; row += gridDim.x) {
     const float* x = params.x + row * params.cols;

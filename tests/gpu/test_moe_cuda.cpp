@@ -280,8 +280,10 @@ TEST_CASE("gpu: moe_router_forward matches route()") {
 TEST_CASE("gpu: moe_permute_forward matches permute() exactly") {
   R1_SKIP_WITHOUT_CUDA_DEVICE();
   uint32_t seed = 200;
-  for (const int64_t experts : {8, 256}) {
-    for (const int64_t tokens : {0, 1, 5, 32, 33, 3000}) {  // one chunk (one launch) up to 256 slots
+  // One launch up to 256 slots and 1024 experts (blocks of 256 threads, and of 1024 for 1024
+  // experts); the chunked kernels above either bound.
+  for (const int64_t experts : {8, 256, 1024, 1025}) {
+    for (const int64_t tokens : {0, 1, 5, 32, 33, 3000}) {
       const int64_t top_k = experts == 8 ? 2 : 8;
       const RouterConfig config = router(experts, top_k, RouterScoring::softmax);
       const Routing routed = route(config, on_grid(size_t(tokens * experts), kSoftmaxGrid, ++seed), tokens);
@@ -318,6 +320,28 @@ TEST_CASE("gpu: moe_permute_forward leaves out-of-range ids out, writing nothing
   CHECK(got.offsets == std::vector<int32_t>{0, 2, 2, 2, 2});
   CHECK(got.row_of_slot == std::vector<int32_t>{0, -1, -1, 1});
   CHECK(got.slot_of_row == std::vector<int32_t>{0, 3, -1, -1});
+
+  // The same over more than one chunk of 256 slots (the chunked kernels): ids -1 .. 4 of 4 experts.
+  Routing many;
+  many.tokens = 600;
+  many.top_k = 1;
+  for (int64_t s = 0; s < many.tokens; ++s) many.expert_ids.push_back(int32_t(s % 6) - 1);
+  const auto chunked = permute_on_device(many, 4, 1);
+  std::vector<int32_t> counts(4, 0), offsets(5, 0), rows(600, -1), slots(600, -1);
+  for (int32_t id : many.expert_ids)
+    if (id >= 0 && id < 4) ++counts[size_t(id)];
+  for (size_t e = 0; e < 4; ++e) offsets[e + 1] = offsets[e] + counts[e];
+  std::vector<int32_t> seen(4, 0);
+  for (size_t s = 0; s < 600; ++s) {
+    const int32_t id = many.expert_ids[s];
+    if (id < 0 || id >= 4) continue;
+    rows[s] = offsets[size_t(id)] + seen[size_t(id)]++;
+    slots[size_t(rows[s])] = int32_t(s);
+  }
+  CHECK(chunked.counts == counts);
+  CHECK(chunked.offsets == offsets);
+  CHECK(chunked.row_of_slot == rows);
+  CHECK(chunked.slot_of_row == slots);
 }
 
 TEST_CASE("gpu: router then permutation, run twice, give identical bits") {
