@@ -1,5 +1,6 @@
-// RMSNorm on the GPU: the launcher, fp32 for now (its parameters are RmsNormParams, in
-// rollout/rmsnorm_reference.h beside the reference). The kernel knows rows and
+// RMSNorm on the GPU: the launchers, fp32 math (its parameters are RmsNormParams, in
+// rollout/rmsnorm_reference.h beside the reference; optionally a residual added in front and a
+// bf16 copy of the output). The kernel knows rows and
 // columns of floats on the device, nothing of tensors or models; the math is policy's RMSNormImpl.
 #pragma once
 
